@@ -1,0 +1,64 @@
+"""fxgrad: composable function transformations (grad, jvp, vjp, vmap, jit) over arrays.
+
+>>> import fxgrad, fxgrad.numpy as fnp
+>>> fxgrad.grad(lambda x: fnp.sum(x ** 2))(fnp.arange(3.0))
+Array([0., 2., 4.], dtype=float64)
+"""
+
+from fxgrad import config as _config_module
+from fxgrad import lax, numpy, tree, tree_util
+from fxgrad.api import (
+    ShapeDtypeStruct,
+    default_backend,
+    device_put,
+    devices,
+    eval_shape,
+    grad,
+    hessian,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jit,
+    jvp,
+    linear_transpose,
+    linearize,
+    make_jaxpr,
+    value_and_grad,
+    vjp,
+    vmap,
+)
+from fxgrad.array import Array
+from fxgrad.config import config
+from fxgrad.lax import stop_gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Array",
+    "ShapeDtypeStruct",
+    "config",
+    "default_backend",
+    "device_put",
+    "devices",
+    "eval_shape",
+    "grad",
+    "hessian",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jit",
+    "jvp",
+    "lax",
+    "linear_transpose",
+    "linearize",
+    "make_jaxpr",
+    "numpy",
+    "stop_gradient",
+    "tree",
+    "tree_util",
+    "value_and_grad",
+    "vjp",
+    "vmap",
+]
+
+del _config_module

@@ -1,0 +1,163 @@
+"""``fxgrad.Array``: an immutable array on a device (a NumPy buffer on the CPU).
+
+Arrays are what fxgrad functions return outside transformations. They never change:
+``x.at[i].set(v)`` returns a new array. Operators and methods (``+``, ``@``, ``.sum()``,
+indexing, ...) are installed by ``fxgrad.numpy`` on both ``Array`` and ``Tracer``, so
+user code behaves the same traced or not.
+
+``weak_type`` marks arrays that came from Python scalars (see ``fxgrad.dtypes``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fxgrad import core
+
+
+class Array:
+    """An immutable n-dimensional array (JAX's ``jax.Array``)."""
+
+    __slots__ = ("_value", "weak_type", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, value: Any, weak_type: bool = False):
+        if type(value) is not np.ndarray:
+            value = np.asarray(value)
+        if value.flags.writeable:
+            value.flags.writeable = False
+        self._value = value
+        self.weak_type = weak_type
+
+    # --- attributes -------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    @property
+    def itemsize(self) -> int:
+        return self._value.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._value.nbytes
+
+    @property
+    def aval(self) -> core.ShapedArray:
+        return core.ShapedArray(self._value.shape, self._value.dtype, self.weak_type)
+
+    # --- conversion ----------------------------------------------------------------------
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        value = self._value
+        if dtype is not None and np.dtype(dtype) != value.dtype:
+            return value.astype(dtype)
+        if copy:
+            return value.copy()
+        return value
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._value.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._value.__dlpack_device__()
+
+    def item(self, *args) -> Any:
+        return self._value.item(*args)
+
+    def tolist(self) -> Any:
+        return self._value.tolist()
+
+    def block_until_ready(self) -> Array:
+        """Wait until the array is computed (CPU arrays always are); returns ``self``."""
+        return self
+
+    def copy(self) -> Array:
+        return Array(self._value.copy(), self.weak_type)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iub":
+            raise TypeError(f"only integer arrays can be used as an index, got dtype {self.dtype}")
+        return int(self._value)
+
+    def __len__(self) -> int:
+        if not self._value.shape:
+            raise TypeError("len() of unsized object")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if not self._value.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._value.shape[0]))
+
+    def __hash__(self) -> int:
+        raise TypeError(
+            "unhashable type: 'Array'. fxgrad arrays are mutable-looking values and cannot be "
+            "hashed; for a static argument of jit, pass a tuple or a Python scalar instead."
+        )
+
+    def __setitem__(self, idx, value):
+        raise TypeError(
+            "fxgrad arrays are immutable: `x[idx] = y` is not supported. "
+            "Use `x = x.at[idx].set(y)` instead."
+        )
+
+    def __reduce__(self):
+        return (Array, (np.array(self._value), self.weak_type))
+
+    def __format__(self, spec: str) -> str:
+        if self._value.ndim == 0:
+            return format(self._value.item(), spec)
+        return format(str(self), spec)
+
+    def __str__(self) -> str:
+        return str(self._value)
+
+    def __repr__(self) -> str:
+        prefix = "Array("
+        body = np.array2string(self._value, separator=", ", prefix=prefix, threshold=1000)
+        extra = f", dtype={self.dtype.name}"
+        if self.weak_type:
+            extra += ", weak_type=True"
+        return f"{prefix}{body}{extra})"
+
+
+def _unwrap(x: Any) -> Any:
+    return x._value if type(x) is Array else x
+
+
+def _wrap(x: Any, weak_type: bool = False) -> Array:
+    return Array(x, weak_type)
+
+
+core.set_value_wrappers(_unwrap, _wrap)
+core.register_aval_handler(
+    Array, lambda x: core.ShapedArray(x._value.shape, x._value.dtype, x.weak_type)
+)

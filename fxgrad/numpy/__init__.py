@@ -1,0 +1,77 @@
+"""``fxgrad.numpy``: NumPy's API on fxgrad arrays, differentiable and batchable.
+
+``import fxgrad.numpy as fnp`` and write NumPy code; every function here is built
+from ``fxgrad.lax`` primitives, so it works under ``grad``, ``jvp``, ``vmap`` and ``jit``.
+Differences from NumPy: arrays are immutable (use ``x.at[i].set(v)``), and functions
+whose output shape depends on values (``nonzero``, ``unique``) need a ``size=``
+argument under ``jit``.
+"""
+
+import numpy as _np
+
+from fxgrad.array import Array as ndarray
+from fxgrad.numpy import _array_methods  # noqa: F401  (installs operators and methods)
+from fxgrad.numpy._creation import *  # noqa: F403
+from fxgrad.numpy._creation import __all__ as _creation_all
+from fxgrad.numpy._linalg_ops import *  # noqa: F403
+from fxgrad.numpy._linalg_ops import __all__ as _linalg_ops_all
+from fxgrad.numpy._reductions import *  # noqa: F403
+from fxgrad.numpy._reductions import __all__ as _reductions_all
+from fxgrad.numpy._shape_ops import *  # noqa: F403
+from fxgrad.numpy._shape_ops import __all__ as _shape_ops_all
+from fxgrad.numpy._ufuncs import *  # noqa: F403
+from fxgrad.numpy._ufuncs import __all__ as _ufuncs_all
+
+# dtypes and constants, as NumPy names them
+bool_ = _np.bool_
+int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
+uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
+float16, float32, float64 = _np.float16, _np.float32, _np.float64
+complex64, complex128 = _np.complex64, _np.complex128
+dtype = _np.dtype
+finfo, iinfo = _np.finfo, _np.iinfo
+issubdtype = _np.issubdtype
+integer, floating, complexfloating, inexact, number, signedinteger, unsignedinteger = (
+    _np.integer,
+    _np.floating,
+    _np.complexfloating,
+    _np.inexact,
+    _np.number,
+    _np.signedinteger,
+    _np.unsignedinteger,
+)
+generic = _np.generic
+pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
+newaxis = None
+
+__all__ = [
+    *_creation_all,
+    *_linalg_ops_all,
+    *_reductions_all,
+    *_shape_ops_all,
+    *_ufuncs_all,
+    "ndarray",
+    "bool_",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+    "dtype",
+    "finfo",
+    "iinfo",
+    "issubdtype",
+    "pi",
+    "e",
+    "inf",
+    "nan",
+    "newaxis",
+]

@@ -1,0 +1,190 @@
+"""Shared machinery of ``fxgrad.numpy``: conversion, dtype promotion, broadcasting.
+
+NumPy functions accept anything array-like and promote dtypes (with weak Python
+scalars, see ``fxgrad.dtypes``) and shapes (broadcasting) before calling a primitive,
+whose operands must agree exactly. ``elementwise`` does both; for concrete arguments
+outside any transformation it calls the primitive's implementation directly, letting
+NumPy broadcast, which keeps an eager operation close to NumPy's own cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from fxgrad import core, dtypes
+from fxgrad.array import Array
+from fxgrad.core import Primitive, Tracer, get_aval
+from fxgrad.errors import ShapeError
+from fxgrad.lax import elementwise as ew
+from fxgrad.lax.shape import broadcast_to_shape
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def asarray_value(x: Any, dtype: Any = None) -> Any:
+    """``x`` as an fxgrad value (Array or tracer), converting lists and scalars."""
+    if isinstance(x, Tracer):
+        if dtype is not None and np.dtype(dtype) != x.dtype:
+            return ew.convert_element_type(x, dtype)
+        return x
+    if type(x) is Array:
+        if dtype is not None and np.dtype(dtype) != x.dtype:
+            return ew.convert_element_type(x, dtype)
+        return x
+    return Array(_to_numpy(x, dtype), weak_type=dtype is None and type(x) in _PY_SCALARS)
+
+
+def _to_numpy(x: Any, dtype: Any) -> np.ndarray:
+    if dtype is not None:
+        dtype = dtypes.canonicalize_dtype(dtype)
+    if type(x) in _PY_SCALARS:
+        return np.asarray(x, dtype=dtype if dtype is not None else dtypes.dtype(x))
+    if isinstance(x, (list, tuple)):
+        if any(isinstance(e, Tracer) for e in _flatten_nested(x)):
+            raise TypeError("nested sequences containing traced values: use fxgrad.numpy.stack")
+        arr = np.asarray(
+            [np.asarray(e) if isinstance(e, Array) else e for e in x]
+            if any(isinstance(e, Array) for e in x)
+            else x
+        )
+        if dtype is None:
+            dtype = _python_default_dtype(arr, x)
+        return arr.astype(dtype, copy=False)
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"cannot convert {type(x).__name__} to an fxgrad array")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    else:
+        arr = arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False)
+    return arr
+
+
+def _flatten_nested(x):
+    for e in x:
+        if isinstance(e, (list, tuple)):
+            yield from _flatten_nested(e)
+        else:
+            yield e
+
+
+def _python_default_dtype(arr: np.ndarray, original: Any) -> np.dtype:
+    """Lists of Python numbers take the configured default dtypes (float64 by default)."""
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype == np.float64:
+        return dtypes.default_float_dtype()
+    if kind == "i" and arr.dtype == np.int64:
+        return dtypes.default_int_dtype()
+    if kind == "c" and arr.dtype == np.complex128:
+        return dtypes.default_complex_dtype()
+    return dtypes.canonicalize_dtype(arr.dtype)
+
+
+def _is_concrete_eager(args: Sequence[Any]) -> bool:
+    state = core._state()
+    if state.dynamic is not state.base:
+        return False
+    for a in args:
+        if isinstance(a, Tracer):
+            return False
+    return True
+
+
+def promote_dtypes(*args: Any) -> list[Any]:
+    """Convert ``args`` to their common dtype (NumPy rules with weak Python scalars)."""
+    dtype, _ = dtypes.result_type_with_weak(*args)
+    out = []
+    for a in args:
+        if type(a) in _PY_SCALARS:
+            out.append(dtypes.convert_scalar(a, dtype))
+        elif isinstance(a, (Array, Tracer)):
+            out.append(a if a.dtype == dtype else ew.convert_element_type(a, dtype))
+        else:
+            arr = asarray_value(a)
+            out.append(arr if arr.dtype == dtype else ew.convert_element_type(arr, dtype))
+    return out
+
+
+def promote_shapes(fn_name: str, *args: Any) -> list[Any]:
+    """Broadcast ``args`` to their common shape (NumPy rules)."""
+    shapes = [get_aval(a).shape for a in args]
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return list(args)
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError:
+        shown = " ".join(str(tuple(s)) for s in shapes)
+        raise ShapeError(
+            f"fxgrad.numpy.{fn_name}: operands could not be broadcast together with shapes {shown}"
+        ) from None
+    return [broadcast_to_shape(a, shape) for a in args]
+
+
+def promote_args(fn_name: str, *args: Any) -> list[Any]:
+    return promote_shapes(fn_name, *promote_dtypes(*args))
+
+
+def promote_args_inexact(fn_name: str, *args: Any) -> list[Any]:
+    """Promote, then convert integer and bool results to the default float dtype."""
+    args = promote_dtypes(*args)
+    dtype = get_aval(args[0]).dtype
+    if dtype.kind not in "fc":
+        new = dtypes.to_inexact_dtype(dtype)
+        args = [ew.convert_element_type(a, new) for a in args]
+    return promote_shapes(fn_name, *args)
+
+
+def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False, **params):
+    """Apply an elementwise primitive with NumPy promotion and broadcasting."""
+    if _is_concrete_eager(args):
+        vals = promote_dtypes(*args)
+        dtype = get_aval(vals[0]).dtype
+        if inexact and dtype.kind not in "fc":
+            new = dtypes.to_inexact_dtype(dtype)
+            vals = [ew.convert_element_type(v, new) for v in vals]
+        raw = [v._value if type(v) is Array else v for v in vals]
+        try:
+            out = prim.impl(*raw, **params)
+        except ValueError:
+            promote_shapes(fn_name, *vals)  # raises a ShapeError naming the function
+            raise
+        weak = all(type(a) in _PY_SCALARS or getattr(a, "weak_type", False) for a in args)
+        return Array(out, weak_type=weak and out.dtype == dtype)
+    if inexact:
+        vals = promote_args_inexact(fn_name, *args)
+    else:
+        vals = promote_args(fn_name, *args)
+    return prim.bind(*vals, **params)
+
+
+def check_arraylike(fn_name: str, *args: Any) -> None:
+    for i, a in enumerate(args):
+        if not (core.is_array_like(a) or isinstance(a, (list, tuple))):
+            raise TypeError(
+                f"fxgrad.numpy.{fn_name} requires array-like arguments; argument {i} has type "
+                f"{type(a).__name__}"
+            )
+
+
+def canonicalize_axis(axis: int, ndim: int, fn_name: str = "") -> int:
+    axis = int(axis)
+    if not -ndim <= axis < max(ndim, 1) and not (ndim == 0 and axis in (0, -1)):
+        where = f"fxgrad.numpy.{fn_name}: " if fn_name else ""
+        raise ShapeError(f"{where}axis {axis} is out of bounds for an array of rank {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def canonicalize_axes(axis: Any, ndim: int, fn_name: str = "") -> tuple[int, ...]:
+    """``axis`` (None, int or tuple) as a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = [canonicalize_axis(a, ndim, fn_name) for a in axis]
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"fxgrad.numpy.{fn_name}: repeated axis in {axis}")
+        return tuple(sorted(axes))
+    return (canonicalize_axis(axis, ndim, fn_name),)
