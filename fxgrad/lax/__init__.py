@@ -154,6 +154,9 @@ from fxgrad.lax.reduction import (
     reduce_sum,
     reduce_sum_p,
 )
+from fxgrad.lax.indexing import *  # noqa: F403
+from fxgrad.lax.slicing import *  # noqa: F403
+from fxgrad.lax.sorting import *  # noqa: F403
 from fxgrad.lax.shape import (
     broadcast,
     broadcast_in_dim,

@@ -13,12 +13,20 @@ from fxgrad.array import Array as ndarray
 from fxgrad.numpy import _array_methods  # noqa: F401  (installs operators and methods)
 from fxgrad.numpy._creation import *  # noqa: F403
 from fxgrad.numpy._creation import __all__ as _creation_all
+from fxgrad.numpy._einsum import *  # noqa: F403
+from fxgrad.numpy._einsum import __all__ as _einsum_all
+from fxgrad.numpy._indexing import *  # noqa: F403
+from fxgrad.numpy._indexing import __all__ as _indexing_all
+from fxgrad.numpy._joining import *  # noqa: F403
+from fxgrad.numpy._joining import __all__ as _joining_all
 from fxgrad.numpy._linalg_ops import *  # noqa: F403
 from fxgrad.numpy._linalg_ops import __all__ as _linalg_ops_all
 from fxgrad.numpy._reductions import *  # noqa: F403
 from fxgrad.numpy._reductions import __all__ as _reductions_all
 from fxgrad.numpy._shape_ops import *  # noqa: F403
 from fxgrad.numpy._shape_ops import __all__ as _shape_ops_all
+from fxgrad.numpy._sorting import *  # noqa: F403
+from fxgrad.numpy._sorting import __all__ as _sorting_all
 from fxgrad.numpy._ufuncs import *  # noqa: F403
 from fxgrad.numpy._ufuncs import __all__ as _ufuncs_all
 
@@ -46,6 +54,10 @@ newaxis = None
 
 __all__ = [
     *_creation_all,
+    *_einsum_all,
+    *_indexing_all,
+    *_joining_all,
+    *_sorting_all,
     *_linalg_ops_all,
     *_reductions_all,
     *_shape_ops_all,

@@ -1,0 +1,3 @@
+"""Placeholder module of fxgrad.numpy."""
+
+__all__: list[str] = []
