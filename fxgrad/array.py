@@ -24,12 +24,16 @@ class Array:
     __array_priority__ = 100
 
     def __init__(self, value: Any, weak_type: bool = False):
+        self._init(value, weak_type)
+
+    def _init(self, value: Any, weak_type: bool) -> Array:
         if type(value) is not np.ndarray:
             value = np.asarray(value)
         if value.flags.writeable:
             value.flags.writeable = False
         self._value = value
         self.weak_type = weak_type
+        return self
 
     # --- attributes -------------------------------------------------------------------
 
@@ -59,7 +63,7 @@ class Array:
 
     @property
     def aval(self) -> core.ShapedArray:
-        return core.ShapedArray(self._value.shape, self._value.dtype, self.weak_type)
+        return core.shaped(self._value.shape, self._value.dtype, self.weak_type)
 
     # --- conversion ----------------------------------------------------------------------
 
@@ -154,7 +158,7 @@ def _unwrap(x: Any) -> Any:
 
 
 def _wrap(x: Any, weak_type: bool = False) -> Array:
-    return Array(x, weak_type)
+    return Array.__new__(Array)._init(x, weak_type)
 
 
 core.set_value_wrappers(_unwrap, _wrap)

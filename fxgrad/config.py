@@ -239,6 +239,9 @@ class Config:
         Raises:
             UnknownFlagError: there is no such flag.
         """
+        stack = self._local.__dict__.get("stack")
+        if not stack and name in self._values:
+            return self._values[name]  # fast path: no override active in this thread
         name = self._resolve(name)
         for overrides in reversed(self._override_stack()):
             if name in overrides:

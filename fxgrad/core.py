@@ -116,15 +116,29 @@ def get_aval(x: Any) -> ShapedArray:
     if isinstance(x, (bool, int, float, complex)):
         return ShapedArray((), dtypes.dtype(x), True)
     if isinstance(x, (np.ndarray, np.generic)):
-        return ShapedArray(x.shape, x.dtype, False)
+        return shaped(x.shape, x.dtype, False)
     raise TypeError(
         f"Value {x!r} of type {type(x).__name__} is not a valid fxgrad type: expected an "
         "fxgrad Array, a NumPy array or a Python scalar."
     )
 
 
+_interned_avals: dict[tuple, ShapedArray] = {}
+
+
+def shaped(shape: tuple[int, ...], dtype: np.dtype, weak_type: bool = False) -> ShapedArray:
+    """An interned ``ShapedArray`` (cheaper than constructing one on hot paths)."""
+    key = (shape, dtype, weak_type)
+    aval = _interned_avals.get(key)
+    if aval is None:
+        if len(_interned_avals) > 100_000:
+            _interned_avals.clear()
+        aval = _interned_avals[key] = ShapedArray(tuple(shape), np.dtype(dtype), weak_type)
+    return aval
+
+
 _aval_handlers: dict[type, Callable[[Any], ShapedArray]] = {
-    np.ndarray: lambda x: ShapedArray(x.shape, x.dtype, False),
+    np.ndarray: lambda x: shaped(x.shape, x.dtype, False),
     bool: lambda x: ShapedArray((), np.dtype(bool), True),
     int: lambda x: ShapedArray((), dtypes.default_int_dtype(), True),
     float: lambda x: ShapedArray((), dtypes.default_float_dtype(), True),

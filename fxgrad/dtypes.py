@@ -102,14 +102,18 @@ _BOOL_RANK, _INT_RANK, _FLOAT_RANK, _COMPLEX_RANK = 0, 1, 2, 3
 issubdtype = np.issubdtype
 
 
+_DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64", "int8", "int16",
+                                             "int32", "int64")}
+
+
 def default_float_dtype() -> np.dtype:
     """The dtype of Python floats and float creation functions (`config.default_float`)."""
-    return np.dtype(config.read("default_float"))
+    return _DTYPES[config.read("default_float")]
 
 
 def default_int_dtype() -> np.dtype:
     """The dtype of Python ints and integer creation functions (`config.default_int`)."""
-    return np.dtype(config.read("default_int"))
+    return _DTYPES[config.read("default_int")]
 
 
 def default_complex_dtype() -> np.dtype:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fxgrad.array import Array
 from fxgrad.core import Tracer
 
@@ -28,20 +30,21 @@ def _forward(name: str):
     return method
 
 
+_OPERAND_TYPES = (Array, Tracer, bool, int, float, complex, np.ndarray, np.generic, list, tuple)
+
+
 def _binop(name: str, reflected: bool = False):
+    fn = None
+
     def op(self, other: Any) -> Any:
-        if not _is_operand(other):
+        nonlocal fn
+        if not isinstance(other, _OPERAND_TYPES):
             return NotImplemented
-        fn = getattr(_fnp(), name)
+        if fn is None:
+            fn = getattr(_fnp(), name)
         return fn(other, self) if reflected else fn(self, other)
 
     return op
-
-
-def _is_operand(x: Any) -> bool:
-    from fxgrad.core import is_array_like
-
-    return is_array_like(x) or isinstance(x, (list, tuple))
 
 
 def _unop(name: str):

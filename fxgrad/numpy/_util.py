@@ -138,22 +138,68 @@ def promote_args_inexact(fn_name: str, *args: Any) -> list[Any]:
     return promote_shapes(fn_name, *args)
 
 
+_PROMOTION_CACHE: dict[Any, tuple[np.dtype, bool]] = {}
+
+
+def _eager_promotion(args: Sequence[Any]) -> tuple[np.dtype, bool] | None:
+    """Cached ``result_type_with_weak`` for Arrays and Python scalars, else None."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is Array:
+            key.append((a._value.dtype, a.weak_type))
+        elif t in _PY_SCALARS:
+            key.append(t)
+        else:
+            return None
+    key.append(dtypes.default_float_dtype())
+    key = tuple(key)
+    found = _PROMOTION_CACHE.get(key)
+    if found is None:
+        found = _PROMOTION_CACHE[key] = dtypes.result_type_with_weak(*args)
+    return found
+
+
+def _eager_elementwise(fn_name, prim, args, inexact, params):
+    """Apply ``prim``'s implementation to concrete values, letting NumPy broadcast."""
+    promoted = _eager_promotion(args)
+    if promoted is None:
+        vals = promote_dtypes(*args)
+        dtype = get_aval(vals[0]).dtype
+        weak = False
+    else:
+        dtype, weak = promoted
+        vals = args
+    if inexact and dtype.kind not in "fc":
+        dtype = dtypes.to_inexact_dtype(dtype)
+        weak = False
+    raw = []
+    for v in vals:
+        t = type(v)
+        if t is Array:
+            v = v._value
+            raw.append(v if v.dtype == dtype else v.astype(dtype))
+        elif t in _PY_SCALARS:
+            if dtype.kind in "fc" and t is not bool:
+                raw.append(dtype.type(v))
+            else:
+                raw.append(dtypes.convert_scalar(v, dtype))
+        else:
+            v = np.asarray(v)
+            raw.append(v if v.dtype == dtype else v.astype(dtype))
+    try:
+        out = prim.impl(*raw, **params)
+    except ValueError:
+        promote_shapes(fn_name, *raw)  # raises a ShapeError naming the function
+        raise
+    out = Array.__new__(Array)._init(out, weak and getattr(out, "dtype", None) == dtype)
+    return out
+
+
 def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False, **params):
     """Apply an elementwise primitive with NumPy promotion and broadcasting."""
     if _is_concrete_eager(args):
-        vals = promote_dtypes(*args)
-        dtype = get_aval(vals[0]).dtype
-        if inexact and dtype.kind not in "fc":
-            new = dtypes.to_inexact_dtype(dtype)
-            vals = [ew.convert_element_type(v, new) for v in vals]
-        raw = [v._value if type(v) is Array else v for v in vals]
-        try:
-            out = prim.impl(*raw, **params)
-        except ValueError:
-            promote_shapes(fn_name, *vals)  # raises a ShapeError naming the function
-            raise
-        weak = all(type(a) in _PY_SCALARS or getattr(a, "weak_type", False) for a in args)
-        return Array(out, weak_type=weak and out.dtype == dtype)
+        return _eager_elementwise(fn_name, prim, args, inexact, params)
     if inexact:
         vals = promote_args_inexact(fn_name, *args)
     else:
