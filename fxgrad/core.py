@@ -33,7 +33,13 @@ from typing import Any
 import numpy as np
 
 from fxgrad import dtypes
-from fxgrad.errors import ConcretizationError, UnexpectedTracerError
+from fxgrad.errors import (
+    ConcretizationError,
+    TracerArrayConversionError,
+    TracerBoolConversionError,
+    TracerIntegerConversionError,
+    UnexpectedTracerError,
+)
 
 # ---------------------------------------------------------------------------------------
 # Abstract values
@@ -421,7 +427,15 @@ def _concretization_error(tracer: Tracer, what: str) -> ConcretizationError:
     main = tracer._trace.main
     origin = getattr(tracer, "debug_origin", None)
     origin_text = f" It depends on {origin}." if origin else ""
-    return ConcretizationError(
+    if what == "bool()":
+        cls = TracerBoolConversionError
+    elif what in ("int()", "an index (__index__)"):
+        cls = TracerIntegerConversionError
+    elif what.startswith("a NumPy array"):
+        cls = TracerArrayConversionError
+    else:
+        cls = ConcretizationError
+    return cls(
         f"Attempted to convert a traced value of type {tracer.aval.str_short()} to "
         f"{what} while tracing under {main.name}, at {_user_frame()}.{origin_text} The "
         "value is abstract here: only its shape and dtype are known, not its contents, so "

@@ -163,11 +163,28 @@ class StagingTrace(Trace):
         if not primitive.multiple_results:
             avals_out = [avals_out]
         builder = self.builder
-        out_tracers = [builder.new_tracer(self, a) for a in avals_out]
+        origin = _combined_origin(tracers)
+        out_tracers = [builder.new_tracer(self, a, origin) for a in avals_out]
         inputs = tuple(builder.getvar(t) for t in tracers)
         outvars = tuple(builder.add_var(t) for t in out_tracers)
         builder.eqns.append(JaxprEqn(primitive, inputs, params, outvars, _source_info()))
         return out_tracers if primitive.multiple_results else out_tracers[0]
+
+
+def _combined_origin(tracers: Sequence[StagingTracer]) -> str | None:
+    """Which function arguments a staged value depends on, for error messages."""
+    origins: list[str] = []
+    for t in tracers:
+        origin = getattr(t, "debug_origin", None)
+        if origin:
+            for part in origin.split(" and "):
+                if part not in origins:
+                    origins.append(part)
+    if not origins:
+        return None
+    if len(origins) > 3:
+        origins = [*origins[:3], f"{len(origins) - 3} more"]
+    return " and ".join(origins)
 
 
 def _source_info() -> str | None:
