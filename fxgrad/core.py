@@ -254,7 +254,7 @@ def set_value_wrappers(unwrap: Callable, wrap: Callable) -> None:
 class MainTrace:
     """One active transformation on the stack: its level, trace type and data."""
 
-    __slots__ = ("level", "trace_type", "global_data", "alive", "name")
+    __slots__ = ("level", "trace_type", "global_data", "alive", "name", "trace")
 
     def __init__(self, level: int, trace_type: type, global_data: Any = None, name: str = ""):
         self.level = level
@@ -262,6 +262,7 @@ class MainTrace:
         self.global_data = global_data
         self.alive = True
         self.name = name or trace_type.__name__
+        self.trace = trace_type(self)  # traces are stateless views of their main
 
     def __repr__(self) -> str:
         return f"MainTrace({self.level}, {self.name})"
@@ -506,7 +507,7 @@ def find_top_trace(args: Sequence[Any]) -> Trace:
                 raise _escaped_tracer_error(a)
             if main.level > top_main.level:
                 top_main = main
-    return top_main.trace_type(top_main)
+    return top_main.trace
 
 
 def full_lower(val: Any) -> Any:

@@ -93,9 +93,40 @@ def _is_concrete_eager(args: Sequence[Any]) -> bool:
     return True
 
 
+_PROMOTION_CACHE: dict[Any, tuple[np.dtype, bool]] = {}
+
+
+def _promotion_key(args: Sequence[Any]) -> tuple | None:
+    key = []
+    for a in args:
+        t = type(a)
+        if t is Array:
+            key.append((a._value.dtype, a.weak_type))
+        elif t in _PY_SCALARS:
+            key.append(t)
+        elif isinstance(a, Tracer):
+            aval = a.aval
+            key.append((aval.dtype, aval.weak_type))
+        else:
+            return None
+    key.append(dtypes.default_float_dtype())
+    return tuple(key)
+
+
+def _result_type(args: Sequence[Any]) -> tuple[np.dtype, bool]:
+    """``dtypes.result_type_with_weak``, cached for arrays, tracers and Python scalars."""
+    key = _promotion_key(args)
+    if key is None:
+        return dtypes.result_type_with_weak(*args)
+    found = _PROMOTION_CACHE.get(key)
+    if found is None:
+        found = _PROMOTION_CACHE[key] = dtypes.result_type_with_weak(*args)
+    return found
+
+
 def promote_dtypes(*args: Any) -> list[Any]:
     """Convert ``args`` to their common dtype (NumPy rules with weak Python scalars)."""
-    dtype, _ = dtypes.result_type_with_weak(*args)
+    dtype, _ = _result_type(args)
     out = []
     for a in args:
         if type(a) in _PY_SCALARS:
@@ -138,26 +169,13 @@ def promote_args_inexact(fn_name: str, *args: Any) -> list[Any]:
     return promote_shapes(fn_name, *args)
 
 
-_PROMOTION_CACHE: dict[Any, tuple[np.dtype, bool]] = {}
-
-
 def _eager_promotion(args: Sequence[Any]) -> tuple[np.dtype, bool] | None:
     """Cached ``result_type_with_weak`` for Arrays and Python scalars, else None."""
-    key = []
     for a in args:
         t = type(a)
-        if t is Array:
-            key.append((a._value.dtype, a.weak_type))
-        elif t in _PY_SCALARS:
-            key.append(t)
-        else:
+        if t is not Array and t not in _PY_SCALARS:
             return None
-    key.append(dtypes.default_float_dtype())
-    key = tuple(key)
-    found = _PROMOTION_CACHE.get(key)
-    if found is None:
-        found = _PROMOTION_CACHE[key] = dtypes.result_type_with_weak(*args)
-    return found
+    return _result_type(args)
 
 
 def _eager_elementwise(fn_name, prim, args, inexact, params):
