@@ -30,7 +30,6 @@ Differences, all deliberate:
 
 from __future__ import annotations
 
-import functools
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -302,7 +301,9 @@ def result_type_with_weak(*xs: Any) -> tuple[np.dtype, bool]:
     weak = [d for d, weak in operands if weak]
     if not strong:
         return _all_weak_result(weak)
-    result = functools.reduce(promote_types, strong)
+    for d in strong:
+        _kind_rank(d)  # rejects unsupported dtypes
+    result = np.result_type(*strong)  # NumPy promotes all operands at once, not pairwise
     if not weak:
         return result, False
     weak_rank = max(_kind_rank(d) for d in weak)

@@ -30,6 +30,8 @@ __all__ = [
     "TracerIntegerConversionError",
     "UnexpectedTracerError",
     "UnknownFlagError",
+    "WhileLoopReverseModeError",
+    "ControlFlowError",
 ]
 
 DOCS_ERRORS_URL = "https://fxgrad.readthedocs.io/en/latest/errors.html"
@@ -164,6 +166,25 @@ class MissingRuleError(FxgradError, NotImplementedError):
     lowering) and the file where its rules live. Usual fix: rewrite the function with
     operations that support the transformation, or add the rule next to the primitive
     (see docs/adding_a_primitive.md).
+    """
+
+
+class WhileLoopReverseModeError(FxgradError, ValueError):
+    """Reverse-mode differentiation through `lax.while_loop` without `max_steps=`.
+
+    The number of iterations of a `while_loop` is only known at run time, so the values
+    needed by the backward pass cannot be saved in advance. Usual fix: pass
+    `max_steps=N` (fxgrad then runs a bounded, masked loop when differentiating), or use
+    `lax.fori_loop` with static bounds or `lax.scan`, which differentiate fully.
+    """
+
+
+class ControlFlowError(FxgradError, TypeError):
+    """The branches of `cond`/`switch` or the carry of a loop do not agree in type.
+
+    The message names the branch or carry leaf (by pytree path), both shapes and dtypes,
+    and the fix: make every branch return the same structure, shapes and dtypes, and the
+    loop body return a carry of exactly the type of its input carry.
     """
 
 

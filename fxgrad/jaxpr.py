@@ -229,6 +229,12 @@ def _format_param(value: Any, names: dict, indent: int) -> str:
         return "\n" + _pp_jaxpr(value.jaxpr, {}, indent + 4)
     if isinstance(value, Jaxpr):
         return "\n" + _pp_jaxpr(value, {}, indent + 4)
+    if (
+        isinstance(value, tuple)
+        and value
+        and all(isinstance(v, (Jaxpr, ClosedJaxpr)) for v in value)
+    ):
+        return "(" + ",".join(_format_param(v, names, indent) for v in value) + ")"
     if isinstance(value, np.dtype):
         return value.name
     if isinstance(value, type) and issubclass(value, np.generic):

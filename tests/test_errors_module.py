@@ -36,6 +36,8 @@ EXPECTED_BUILTIN = {
     "MissingRuleError": NotImplementedError,
     "UnknownFlagError": AttributeError,
     "FlagValueError": ValueError,
+    "WhileLoopReverseModeError": ValueError,
+    "ControlFlowError": TypeError,
 }
 
 

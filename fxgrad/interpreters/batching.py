@@ -176,3 +176,43 @@ def broadcast_batcher(primitive: Primitive) -> Callable[..., Any]:
 
 def defbroadcasting(primitive: Primitive) -> None:
     batch_rules[primitive] = broadcast_batcher(primitive)
+
+
+def batch_jaxpr(
+    closed: Any, axis_size: int, in_batched: Sequence[bool], instantiate: Sequence[bool] | bool
+) -> tuple[Any, list[bool]]:
+    """A ClosedJaxpr computing ``closed`` over a batch (axis 0 of the batched inputs).
+
+    Outputs that end up batched (or are instantiated) have their batch axis at 0.
+    Returns ``(batched_closed, out_batched)``.
+    """
+    from fxgrad.interpreters.partial_eval import closed_call, trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(closed.out_avals)
+    avals = [
+        ShapedArray((axis_size, *a.shape), a.dtype, a.weak_type) if b else a
+        for a, b in zip(in_avals, in_batched, strict=True)
+    ]
+    out_batched: list[bool] = []
+
+    def fun(*args):
+        dims = [0 if b else not_mapped for b in in_batched]
+        outs, out_dims = vmap_flat(
+            lambda *a: closed_call(closed, *a), axis_size, dims, args, name="batch_jaxpr"
+        )
+        result = []
+        flags = []
+        for x, d, inst in zip(outs, out_dims, instantiate, strict=True):
+            if d is not_mapped and not inst:
+                result.append(x)
+                flags.append(False)
+            else:
+                result.append(move_bdim(x, d, 0, axis_size))
+                flags.append(True)
+        out_batched[:] = flags
+        return result
+
+    batched = trace_to_jaxpr(fun, avals, name="batch_jaxpr")
+    return batched, out_batched

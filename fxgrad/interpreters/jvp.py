@@ -204,3 +204,43 @@ def defzero(primitive: Primitive) -> None:
         return primal_out, Zero(tangent_aval(get_aval(primal_out)))
 
     jvp_rules[primitive] = rule
+
+
+def jvp_jaxpr(
+    closed: Any, nonzeros: Sequence[bool], instantiate: Sequence[bool] | bool
+) -> tuple[Any, list[bool]]:
+    """The JVP of a ClosedJaxpr as a ClosedJaxpr.
+
+    The result takes the primals followed by the tangents of the inputs marked in
+    ``nonzeros`` and returns the primal outputs followed by the tangents of the outputs
+    that are nonzero (or instantiated). Returns ``(jvp_closed, out_nonzeros)``.
+    """
+    from fxgrad.core import tangent_aval
+    from fxgrad.interpreters.partial_eval import closed_call, trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    n_out = len(closed.out_avals)
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * n_out
+    tangent_avals = [tangent_aval(a) for a, nz in zip(in_avals, nonzeros, strict=True) if nz]
+    out_nonzeros: list[bool] = []
+
+    def fun(*args):
+        primals = args[: len(in_avals)]
+        it = iter(args[len(in_avals) :])
+        tangents = [
+            next(it) if nz else Zero(tangent_aval(a))
+            for a, nz in zip(in_avals, nonzeros, strict=True)
+        ]
+        primals_out, tangents_out = jvp_flat(
+            lambda *a: closed_call(closed, *a), primals, tangents, name="jvp_jaxpr"
+        )
+        nz_out = [
+            type(t) is not Zero or inst for t, inst in zip(tangents_out, instantiate, strict=True)
+        ]
+        out_nonzeros[:] = nz_out
+        kept = [instantiate_zeros(t) for t, nz in zip(tangents_out, nz_out, strict=True) if nz]
+        return [*primals_out, *kept]
+
+    jvp_closed = trace_to_jaxpr(fun, [*in_avals, *tangent_avals], name="jvp_jaxpr")
+    return jvp_closed, out_nonzeros

@@ -219,6 +219,11 @@ def trace_to_jaxpr(
 # ---------------------------------------------------------------------------------------
 
 
+#: primitive -> ``rule(trace, tracers, **params) -> outputs``, for primitives (control
+#: flow) that split into a known part evaluated now and an unknown part staged.
+partial_eval_rules: dict[Primitive, Callable[..., Any]] = {}
+
+
 class PartialVal:
     """A value of which either the concrete ``const`` or only the ``aval`` is known."""
 
@@ -310,18 +315,25 @@ class PartialEvalTrace(Trace):
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
         if all(t.pval.is_known for t in tracers):
             return primitive.bind(*[t.pval.const for t in tracers], **params)
+        rule = partial_eval_rules.get(primitive)
+        if rule is not None:
+            return rule(self, tracers, **params)
         if primitive.inline is not None:
             return primitive.inline(*tracers, **params)
-        tracers_in = [self.instantiate_const(t) for t in tracers]
+        outs = self.stage(primitive, tracers, params)
+        return outs if primitive.multiple_results else outs[0]
+
+    def stage(self, primitive: Primitive, tracers: Sequence[Any], params: dict) -> list:
+        """Record ``primitive`` applied to ``tracers`` as unknown; returns output tracers."""
+        tracers_in = [self.instantiate_const(self.full_raise(t)) for t in tracers]
         avals_out = primitive.abstract_eval(*[t.aval for t in tracers_in], **params)
         if not primitive.multiple_results:
             avals_out = [avals_out]
         recipe = _EqnRecipe(primitive, tracers_in, params, [Var(a) for a in avals_out])
-        outs = [
+        return [
             PartialEvalTracer(self, PartialVal.unknown(a), recipe, i)
             for i, a in enumerate(avals_out)
         ]
-        return outs if primitive.multiple_results else outs[0]
 
 
 def _toposort(out_tracers: Sequence[PartialEvalTracer]) -> list[PartialEvalTracer]:
@@ -455,3 +467,63 @@ def linearize_flat(
     num = len(pvals_out) // 2
     primals_out = [p.const for p in pvals_out[:num]]
     return primals_out, jaxpr, consts
+
+
+# ---------------------------------------------------------------------------------------
+# Jaxpr-level transformations used by primitives that carry jaxprs (control flow)
+# ---------------------------------------------------------------------------------------
+
+
+def closed_call(closed: ClosedJaxpr, *args: Any) -> list[Any]:
+    """Evaluate ``closed`` on ``args`` under the current transformations."""
+    from fxgrad.jaxpr import eval_jaxpr
+
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)
+
+
+def trace_jaxpr(
+    fun: Callable[..., Sequence[Any]], in_avals: Sequence[ShapedArray], name: str = "jaxpr"
+) -> ClosedJaxpr:
+    """Stage ``fun`` to a ClosedJaxpr whose constants are hoisted to ``consts``."""
+    return trace_to_jaxpr(fun, in_avals, name=name)
+
+
+def partial_eval_jaxpr(
+    closed: ClosedJaxpr, in_unknowns: Sequence[bool], instantiate: Sequence[bool] | bool
+) -> tuple[ClosedJaxpr, ClosedJaxpr, list[bool], int]:
+    """Split ``closed`` into a known and an unknown jaxpr.
+
+    Returns ``(known, unknown, out_unknowns, num_res)``: ``known`` maps the known inputs
+    to the known outputs followed by ``num_res`` residuals; ``unknown`` maps the
+    residuals followed by the unknown inputs to the unknown outputs. Outputs with
+    ``instantiate`` set are unknown even when computable from known inputs.
+    """
+    in_avals = closed.in_avals
+    if isinstance(instantiate, bool):
+        instantiate = [instantiate] * len(closed.out_avals)
+    known_avals = [a for a, uk in zip(in_avals, in_unknowns, strict=True) if not uk]
+    found: dict[str, Any] = {}
+
+    def fun_known(*known_vals):
+        it = iter(known_vals)
+        pvals = [
+            PartialVal.unknown(a) if uk else PartialVal.known(next(it))
+            for a, uk in zip(in_avals, in_unknowns, strict=True)
+        ]
+        jaxpr_uk, pvals_out, residuals = partial_eval_flat(
+            lambda *a: closed_call(closed, *a),
+            pvals,
+            instantiate=lambda n: list(instantiate),
+            name="partial_eval_jaxpr",
+        )
+        found["jaxpr"] = jaxpr_uk
+        found["out_unknowns"] = [not p.is_known for p in pvals_out]
+        found["res_avals"] = [get_aval(r) for r in residuals]
+        known_outs = [p.const for p in pvals_out if p.is_known]
+        return [*known_outs, *residuals]
+
+    known = trace_to_jaxpr(fun_known, known_avals, name="partial_eval_jaxpr")
+    jaxpr_uk: Jaxpr = found["jaxpr"]
+    # The unknown jaxpr's constvars are exactly the residuals: make them inputs.
+    unknown = ClosedJaxpr(Jaxpr(jaxpr_uk.in_binders, jaxpr_uk.eqns, jaxpr_uk.outs, 0), ())
+    return known, unknown, found["out_unknowns"], len(found["res_avals"])

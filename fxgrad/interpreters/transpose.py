@@ -145,3 +145,31 @@ def deflinear_transpose(primitive: Primitive, transpose: Callable[..., Any]) -> 
 
 def instantiate(ct: Any) -> Any:
     return instantiate_zeros(ct)
+
+
+def transpose_jaxpr(closed: Any, linear: Sequence[bool]) -> Any:
+    """The transpose of ``closed`` with respect to its ``linear`` inputs, as a ClosedJaxpr.
+
+    The result takes the non-linear inputs (residuals) followed by one cotangent per
+    output, and returns one cotangent per linear input (zeros where unreached).
+    """
+    from fxgrad.interpreters.partial_eval import trace_to_jaxpr
+
+    in_avals = closed.in_avals
+    res_avals = [a for a, lin in zip(in_avals, linear, strict=True) if not lin]
+    lin_avals = [tangent_aval(a) for a, lin in zip(in_avals, linear, strict=True) if lin]
+    ct_avals = [tangent_aval(a) for a in closed.out_avals]
+
+    def fun(*args):
+        res = iter(args[: len(res_avals)])
+        cts = args[len(res_avals) :]
+        full = [
+            UndefPrimal(tangent_aval(a)) if lin else next(res)
+            for a, lin in zip(in_avals, linear, strict=True)
+        ]
+        consts = list(closed.consts)
+        cts_in = backward_pass(closed.jaxpr, [*consts, *full], list(cts))
+        return [instantiate_zeros(c) for c in cts_in]
+
+    del lin_avals
+    return trace_to_jaxpr(fun, [*res_avals, *ct_avals], name="transpose_jaxpr")

@@ -11,6 +11,7 @@ import numpy as np
 
 from fxgrad.interpreters import array_ops as _array_ops
 from fxgrad.lax.call import pjit_p
+from fxgrad.lax.control_flow import *  # noqa: F403
 from fxgrad.lax.elementwise import (
     abs,
     abs_p,
