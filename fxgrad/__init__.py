@@ -28,6 +28,7 @@ from fxgrad.api import (
     vmap,
 )
 from fxgrad.array import Array
+from fxgrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fxgrad.config import config
 from fxgrad.lax import stop_gradient
 
@@ -36,7 +37,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Array",
     "ShapeDtypeStruct",
+    "closure_convert",
     "config",
+    "custom_jvp",
+    "custom_vjp",
     "default_backend",
     "device_put",
     "devices",
