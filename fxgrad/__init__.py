@@ -6,7 +6,8 @@ Array([0., 2., 4.], dtype=float64)
 """
 
 from fxgrad import config as _config_module
-from fxgrad import lax, numpy, tree, tree_util
+from fxgrad import ad_checkpoint, lax, numpy, tree, tree_util
+from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
     default_backend,
@@ -37,6 +38,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Array",
     "ShapeDtypeStruct",
+    "ad_checkpoint",
+    "checkpoint",
+    "checkpoint_policies",
     "closure_convert",
     "config",
     "custom_jvp",
@@ -57,6 +61,7 @@ __all__ = [
     "linearize",
     "make_jaxpr",
     "numpy",
+    "remat",
     "stop_gradient",
     "tree",
     "tree_util",
