@@ -190,6 +190,9 @@ class Primitive:
         self.impl: Callable[..., Any] | None = None
         self.abstract_eval: Callable[..., Any] | None = None
         self.inline: Callable[..., Any] | None = None
+        #: ``(**params) -> [bool]``: weak types of the outputs of a multiple-results
+        #: primitive evaluated eagerly (e.g. ``pjit`` reads them from its jaxpr).
+        self.out_weak_types: Callable[..., Sequence[bool]] | None = None
 
     def __repr__(self) -> str:
         return self.name
@@ -216,6 +219,9 @@ def _eval_fast(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
     vals = [unwrap(a) for a in args]
     out = prim.impl(*vals, **params)
     if prim.multiple_results:
+        if prim.out_weak_types is not None:
+            weak = prim.out_weak_types(**params)
+            return [_wrap_value(o, w) for o, w in zip(out, weak, strict=True)]
         return [_wrap_value(o, False) for o in out]
     # Weak types propagate when every input is weak and the dtype is unchanged.
     weak = bool(args) and all(_is_weak(a) for a in args)

@@ -39,3 +39,4 @@ pjit_p = define_primitive(
     multiple_results=True,
     inline=_pjit_inline,
 )
+pjit_p.out_weak_types = lambda *, jaxpr, name: [a.weak_type for a in jaxpr.out_avals]

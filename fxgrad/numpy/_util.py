@@ -126,11 +126,12 @@ def _result_type(args: Sequence[Any]) -> tuple[np.dtype, bool]:
 
 def promote_dtypes(*args: Any) -> list[Any]:
     """Convert ``args`` to their common dtype (NumPy rules with weak Python scalars)."""
-    dtype, _ = _result_type(args)
+    dtype, weak = _result_type(args)
     out = []
     for a in args:
         if type(a) in _PY_SCALARS:
-            out.append(dtypes.convert_scalar(a, dtype))
+            # An Array carries the weak type into traced code (a weak Literal).
+            out.append(Array(dtypes.convert_scalar(a, dtype), weak_type=weak))
         elif isinstance(a, (Array, Tracer)):
             out.append(a if a.dtype == dtype else ew.convert_element_type(a, dtype))
         else:
