@@ -6,7 +6,7 @@ Array([0., 2., 4.], dtype=float64)
 """
 
 from fxgrad import config as _config_module
-from fxgrad import ad_checkpoint, lax, numpy, tree, tree_util
+from fxgrad import ad_checkpoint, debug, lax, numpy, tree, tree_util
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
@@ -30,6 +30,7 @@ from fxgrad.api import (
 )
 from fxgrad.array import Array
 from fxgrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
+from fxgrad.debug import pure_callback
 from fxgrad.config import config
 from fxgrad.lax import stop_gradient
 
@@ -45,6 +46,7 @@ __all__ = [
     "config",
     "custom_jvp",
     "custom_vjp",
+    "debug",
     "default_backend",
     "device_put",
     "devices",
@@ -61,6 +63,7 @@ __all__ = [
     "linearize",
     "make_jaxpr",
     "numpy",
+    "pure_callback",
     "remat",
     "stop_gradient",
     "tree",

@@ -32,6 +32,7 @@ __all__ = [
     "UnknownFlagError",
     "WhileLoopReverseModeError",
     "ControlFlowError",
+    "NaNError",
 ]
 
 DOCS_ERRORS_URL = "https://fxgrad.readthedocs.io/en/latest/errors.html"
@@ -185,6 +186,15 @@ class ControlFlowError(FxgradError, TypeError):
     The message names the branch or carry leaf (by pytree path), both shapes and dtypes,
     and the fix: make every branch return the same structure, shapes and dtypes, and the
     loop body return a carry of exactly the type of its input carry.
+    """
+
+
+class NaNError(FxgradError, FloatingPointError):
+    """`config.debug_nans` / `debug_infs` found a NaN or infinity in a computed value.
+
+    The message names the primitive that first produced it and the user's source line.
+    Usual fix: guard the operation (`where`, `clip`, a `custom_jvp` with a stable rule),
+    or look at the inputs that reach it.
     """
 
 

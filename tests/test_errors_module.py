@@ -38,6 +38,7 @@ EXPECTED_BUILTIN = {
     "FlagValueError": ValueError,
     "WhileLoopReverseModeError": ValueError,
     "ControlFlowError": TypeError,
+    "NaNError": FloatingPointError,
 }
 
 

@@ -11,14 +11,60 @@ from __future__ import annotations
 
 from typing import Any
 
-from fxgrad.jaxpr import ClosedJaxpr, eval_jaxpr
+import numpy as np
+
+from fxgrad.config import config
+from fxgrad.errors import NaNError
+from fxgrad.jaxpr import ClosedJaxpr, Literal, eval_jaxpr
 from fxgrad.lax._define import define_primitive
 
 
 def _pjit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
     from fxgrad.lax._executor import execute
 
-    return execute(jaxpr, args)
+    outs = execute(jaxpr, args)
+    if config.read("debug_nans") or config.read("debug_infs"):
+        _check_non_finite(jaxpr, args, outs, name)
+    return outs
+
+
+def _bad(values: Any) -> bool:
+    nans, infs = config.read("debug_nans"), config.read("debug_infs")
+    for v in values:
+        arr = np.asarray(v)
+        if arr.dtype.kind not in "fc":
+            continue
+        if (nans and np.isnan(arr).any()) or (infs and np.isinf(arr).any()):
+            return True
+    return False
+
+
+def _check_non_finite(closed: ClosedJaxpr, args: Any, outs: Any, name: str) -> None:
+    """Re-run ``closed`` equation by equation to find the first non-finite value."""
+    if not _bad(outs):
+        return
+    jaxpr = closed.jaxpr
+    env = dict(zip(jaxpr.in_binders, (*closed.consts, *args), strict=True))
+    for eqn in jaxpr.eqns:
+        in_vals = [x.val if type(x) is Literal else env[x] for x in eqn.inputs]
+        with np.errstate(all="ignore"):
+            results = eqn.primitive.impl(*in_vals, **eqn.params)
+        if not eqn.primitive.multiple_results:
+            results = [results]
+        if _bad(results) and not _bad(in_vals):
+            where = f" at {eqn.source_info}" if eqn.source_info else ""
+            kind = "NaN" if config.read("debug_nans") else "inf"
+            raise NaNError(
+                f"jit({name}): the primitive '{eqn.primitive.name}'{where} produced a "
+                f"{kind} value from finite inputs (config debug_nans/debug_infs is on). "
+                "Guard the operation's domain (fxgrad.numpy.where, clip) or give it a "
+                "stable derivative with fxgrad.custom_jvp."
+            )
+        env.update(zip(eqn.out_binders, results, strict=True))
+    raise NaNError(
+        f"jit({name}) returned a non-finite value, but no single primitive produced it from "
+        "finite inputs (an input of the function may already contain one)."
+    )
 
 
 def _pjit_abstract_eval(*avals, jaxpr: ClosedJaxpr, name: str):
