@@ -161,99 +161,78 @@ def _remat_batch(axis_size, vals, dims, *, jaxpr, policy, prevent_cse):
 
 
 def _remat_transpose(cts, *args, jaxpr, policy, prevent_cse):
+    """Recompute the primal part from the residual inputs, then transpose the rest."""
+    from fxgrad.interpreters.jvp import instantiate_zeros
+    from fxgrad.interpreters.partial_eval import partial_eval_jaxpr
+
     linear = [is_undefined_primal(x) for x in args]
     residuals = [x for x in args if not is_undefined_primal(x)]
-    from fxgrad.interpreters.jvp import instantiate_zeros
-
     cts = [instantiate_zeros(ct) for ct in cts]
-    t_closed = transpose_jaxpr(jaxpr, linear)
-    cts_lin = iter(closed_call(t_closed, *residuals, *cts))
+    known, unknown, _, num_res = partial_eval_jaxpr(jaxpr, linear, True)
+    recomputed = closed_call(known, *residuals)[-num_res:] if num_res else []
+    lin_flags = [False] * num_res + [True] * linear.count(True)
+    t_closed = transpose_jaxpr(unknown, lin_flags)
+    cts_lin = iter(closed_call(t_closed, *recomputed, *cts))
     return [next(cts_lin) if lin else None for lin in linear]
 
 
-def _split_for_remat(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy: Callable):
-    """Split ``jaxpr`` into a known jaxpr and an unknown one that recomputes.
-
-    Returns ``(known_eqns_outs, saved_vars, unknown_eqns)`` pieces as a tuple
-    ``(known_jaxpr, unknown_jaxpr, out_unknowns, num_saved)`` in the same convention
-    as ``partial_eval_jaxpr``: ``known`` maps known inputs to known outputs followed by
-    the saved values; ``unknown`` maps the saved values then the unknown inputs to the
-    unknown outputs, recomputing the known equations it needs.
-    """
+def _saveable_vars(jaxpr: Jaxpr, in_unknowns: Sequence[bool], policy: Callable) -> list[Var]:
+    """Values computed from known inputs that the policy allows saving, found by walking
+    back from what the unknown side of ``jaxpr`` reads (a saved value stops the walk)."""
     unknown: set[Var] = {v for v, uk in zip(jaxpr.in_binders, in_unknowns, strict=True) if uk}
-    known_eqns, unknown_eqns = [], []
+    producer: dict[Var, JaxprEqn] = {}
+    needed: list[Var] = []
     for eqn in jaxpr.eqns:
         if any(isinstance(x, Var) and x in unknown for x in eqn.inputs):
-            unknown_eqns.append(eqn)
             unknown.update(eqn.out_binders)
+            needed.extend(x for x in eqn.inputs if isinstance(x, Var) and x not in unknown)
         else:
-            known_eqns.append(eqn)
-    out_unknowns = [isinstance(x, Var) and x in unknown for x in jaxpr.outs]
-    known_inputs = [v for v, uk in zip(jaxpr.in_binders, in_unknowns, strict=True) if not uk]
-    # Values the unknown side needs from the known side.
-    needed = _free_vars(
-        unknown_eqns, [x for x, uk in zip(jaxpr.outs, out_unknowns, strict=True) if uk], unknown
-    )
-    producer = {v: e for e in known_eqns for v in e.out_binders}
+            for v in eqn.out_binders:
+                producer[v] = eqn
+    needed.extend(x for x in jaxpr.outs if isinstance(x, Var) and x not in unknown)
     saved: list[Var] = []
-    recompute: list[JaxprEqn] = []
     seen: set[Var] = set()
-    stack = list(needed)
-    while stack:
-        v = stack.pop()
+    while needed:
+        v = needed.pop()
         if v in seen:
             continue
         seen.add(v)
         eqn = producer.get(v)
-        if eqn is None or policy(eqn.primitive, eqn.params):
-            saved.append(v)  # an input of the jaxpr, or allowed by the policy
+        if eqn is None:
+            continue  # an input: always available
+        if policy(eqn.primitive, eqn.params):
+            saved.append(v)
             continue
-        if eqn not in recompute:
-            recompute.append(eqn)
-        stack.extend(x for x in eqn.inputs if isinstance(x, Var))
-    recompute = [e for e in known_eqns if e in recompute]  # keep program order
-    known_outs = [x for x, uk in zip(jaxpr.outs, out_unknowns, strict=True) if not uk]
-    known = Jaxpr(tuple(known_inputs), tuple(known_eqns), (*known_outs, *saved), 0)
-    unknown_inputs = [v for v, uk in zip(jaxpr.in_binders, in_unknowns, strict=True) if uk]
-    unknown_outs = [x for x, uk in zip(jaxpr.outs, out_unknowns, strict=True) if uk]
-    unknown_jaxpr = Jaxpr(
-        (*saved, *unknown_inputs), (*recompute, *unknown_eqns), tuple(unknown_outs), 0
-    )
-    from fxgrad.interpreters.partial_eval import dce_jaxpr
-
-    known = dce_jaxpr(known)
-    unknown_jaxpr = dce_jaxpr(unknown_jaxpr)
-    return ClosedJaxpr(known, ()), ClosedJaxpr(unknown_jaxpr, ()), out_unknowns, len(saved)
-
-
-def _free_vars(eqns: Sequence[JaxprEqn], outs: Sequence[Any], bound: set[Var]) -> list[Var]:
-    defined = set(bound)
-    free: list[Var] = []
-    for eqn in eqns:
-        for x in eqn.inputs:
-            if isinstance(x, Var) and x not in defined and x not in free:
-                free.append(x)
-        defined.update(eqn.out_binders)
-    for x in outs:
-        if isinstance(x, Var) and x not in defined and x not in free:
-            free.append(x)
-    return free
+        needed.extend(x for x in eqn.inputs if isinstance(x, Var))
+    return saved
 
 
 def _remat_partial_eval(trace, tracers, *, jaxpr, policy, prevent_cse):
+    from fxgrad.interpreters.partial_eval import dce_jaxpr, partial_eval_jaxpr
+
     in_uk = [not t.pval.is_known for t in tracers]
-    known, unknown, out_uk, num_saved = _split_for_remat(jaxpr.jaxpr, in_uk, policy)
+    known, _, out_uk, num_res = partial_eval_jaxpr(jaxpr, in_uk, False)
     known_vals = [t.pval.const for t in tracers if t.pval.is_known]
-    known_results = closed_call(known, *known_vals)
     n_known_out = out_uk.count(False)
-    known_outs = known_results[:n_known_out]
-    saved = [trace.pure(v) for v in known_results[n_known_out:]]
-    unknown_in = [t for t in tracers if not t.pval.is_known]
+    j = jaxpr.jaxpr
+    saved_vars = _saveable_vars(j, in_uk, policy)
+    known_inputs = [v for v, uk in zip(j.in_binders, in_uk, strict=True) if not uk]
+    # One jaxpr computes the known outputs and the values the policy saves.
+    saving = dce_jaxpr(Jaxpr(tuple(known_inputs), j.eqns, tuple(saved_vars), 0))
+    known_outs = closed_call(known, *known_vals)[:n_known_out]
+    saved = closed_call(ClosedJaxpr(saving, ()), *known_vals) if saved_vars else []
+    # The unknown side recomputes everything else from the inputs and the saved values.
+    produced = set(saved_vars)
+    eqns = tuple(e for e in j.eqns if not any(v in produced for v in e.out_binders))
+    unknown_outs = tuple(x for x, uk in zip(j.outs, out_uk, strict=True) if uk)
+    recompute = dce_jaxpr(Jaxpr((*saved_vars, *j.in_binders), eqns, unknown_outs, 0))
+    inputs = [*(trace.pure(v) for v in saved), *tracers]
     staged = trace.stage(
         remat_p,
-        [*saved, *unknown_in],
-        {"jaxpr": unknown, "policy": policy, "prevent_cse": prevent_cse},
+        inputs,
+        {"jaxpr": ClosedJaxpr(recompute, ()), "policy": policy, "prevent_cse": prevent_cse},
     )
+    del num_res
     k_it, u_it = iter(known_outs), iter(staged)
     return [next(u_it) if uk else trace.pure(next(k_it)) for uk in out_uk]
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from fxgrad import core, dtypes
+from fxgrad import core, dtypes, lax
 from fxgrad import numpy as fnp
 from fxgrad.array import Array
 from fxgrad.config import config
@@ -114,17 +114,50 @@ def _check_argnums(fun_name: str, argnums: Any, nargs: int) -> tuple[int, ...]:
 
 
 class _OutStore:
-    """Records the output pytree structure of a function traced with flat outputs."""
+    """Records what a function traced with flat outputs returned, around the flat list.
+
+    ``treedef`` and ``num_out`` describe the main output. With ``has_aux``, the auxiliary
+    pytree is split: its floating-point tracer leaves are appended to the flat outputs
+    (so the transformation lowers them out of its own traces instead of letting them
+    escape), and every other leaf is kept here as is (non-tracers, and integer tracers,
+    which never carry a tangent and are lowered with ``full_lower``).
+    """
 
     def __init__(self) -> None:
-        self.treedef = None
-        self.aux = None
+        self.treedef: Any = None
+        self.num_out = 0
+        self.aux_tree: Any = None
+        self.aux_leaves: list[Any] = []
+        self.aux_traced: list[int] = []
+
+    def aux(self, traced_vals: Sequence[Any]) -> Any:
+        """The auxiliary pytree, given the transformed values of its traced leaves."""
+        leaves = list(self.aux_leaves)
+        for i, val in zip(self.aux_traced, traced_vals, strict=True):
+            leaves[i] = val
+        return tree_unflatten(self.aux_tree, leaves)
+
+    def record_aux(self, aux: Any) -> list[Any]:
+        leaves, self.aux_tree = tree_flatten(aux)
+        self.aux_traced = []
+        self.aux_leaves = []
+        traced = []
+        for i, leaf in enumerate(leaves):
+            if isinstance(leaf, Tracer) and np.dtype(leaf.dtype).kind in "fc":
+                self.aux_traced.append(i)
+                traced.append(leaf)
+                leaf = None
+            self.aux_leaves.append(core.full_lower(leaf))
+        return traced
 
 
 def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = False):
+    """``fun`` as a function of flat array leaves returning a flat list (see ``_OutStore``)."""
+
     def flat(*flat_args):
         args, kwargs = tree_unflatten(in_tree, flat_args)
         out = fun(*args, **kwargs)
+        aux_out: list[Any] = []
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError(
@@ -132,11 +165,24 @@ def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = Fal
                     f"a pair (output, auxiliary data); it returned {type(out).__name__}."
                 )
             out, aux = out
-            store.aux = aux
+            aux_out = store.record_aux(aux)
         leaves, store.treedef = tree_flatten(out)
-        return [_as_value(x, f"output of {_fun_name(fun)}") for x in leaves]
+        store.num_out = len(leaves)
+        return [_as_value(x, f"output of {_fun_name(fun)}") for x in leaves] + aux_out
 
     return flat
+
+
+def _partial(fun: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Callable:
+    """``fun`` as a function of the arguments at positions ``nums`` only."""
+
+    def partial_fun(*diff_args: Any) -> Any:
+        full = list(args)
+        for n, a in zip(nums, diff_args, strict=True):
+            full[n] = a
+        return fun(*full, **kwargs)
+
+    return partial_fun
 
 
 # ---------------------------------------------------------------------------------------
@@ -150,64 +196,77 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux:
     Args:
       fun: a function of arrays (pytrees).
       primals: tuple or list of the arguments.
-      tangents: same structure, shapes and (tangent) dtypes as ``primals``.
+      tangents: same structure, shapes and (tangent) dtypes as ``primals``. Python
+        scalars adopt the primal's dtype; integer primals take ``float0`` (or any)
+        tangents, which are ignored.
       has_aux: ``fun`` returns ``(out, aux)``; then ``(out, out_tangent, aux)`` is returned.
+
+    Returns:
+      ``(primals_out, tangents_out)`` with the output's structure, shapes and dtypes.
+
+    Raises:
+      TypeError: primals and tangents differ in structure or dtype.
+      ValueError: primals and tangents differ in shape.
 
     Example:
       >>> import fxgrad, fxgrad.numpy as fnp
       >>> fxgrad.jvp(fnp.sin, (0.0,), (2.0,))
       (Array(0., dtype=float64, weak_type=True), Array(2., dtype=float64, weak_type=True))
     """
+    name = _fun_name(fun)
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(
-            "jvp: primals and tangents must be tuples or lists of arguments, got "
+            f"jvp({name}): primals and tangents must be tuples or lists of arguments, got "
             f"{type(primals).__name__} and {type(tangents).__name__}; write "
             "jvp(f, (x,), (t,)) for a single argument."
         )
     if len(primals) != len(tangents):
         raise TypeError(
-            f"jvp: got {len(primals)} primal(s) but {len(tangents)} tangent(s); pass one tangent "
-            "per primal argument."
+            f"jvp({name}): got {len(primals)} primal(s) but {len(tangents)} tangent(s); pass "
+            "one tangent per primal argument."
         )
-    flat_primals, in_tree = _flatten_args((tuple(primals), {}), "jvp primal")
-    flat_tangents, tan_tree = _flatten_args((tuple(tangents), {}), "jvp tangent")
+    flat_primals, in_tree = _flatten_args((tuple(primals), {}), f"jvp({name}) primal")
+    flat_tangents, tan_tree = _flatten_args((tuple(tangents), {}), f"jvp({name}) tangent")
     if in_tree != tan_tree:
         raise TypeError(
-            f"jvp: primal and tangent arguments must have the same tree structure; got "
-            f"{in_tree} and {tan_tree}"
+            f"jvp({name}): primal and tangent arguments must have the same tree structure; "
+            f"got {in_tree} and {tan_tree}"
         )
-    for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True)):
-        _check_tangent(i, p, t)
+    tangents_in = [
+        _check_tangent(name, i, p, t)
+        for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True))
+    ]
     store = _OutStore()
     flat = _flat_fun(fun, in_tree, store, has_aux)
-    tangents_in = [
-        Zero(core.tangent_aval(get_aval(p)))
-        if dtypes.tangent_dtype(p.dtype) == dtypes.float0
-        else t
-        for p, t in zip(flat_primals, flat_tangents, strict=True)
-    ]
-    primals_out, tangents_out = jvp_flat(flat, flat_primals, tangents_in)
-    tangents_out = [_instantiate_output(t) for t in tangents_out]
-    out = tree_unflatten(store.treedef, primals_out)
-    out_t = tree_unflatten(store.treedef, tangents_out)
+    primals_out, tangents_out = jvp_flat(flat, flat_primals, tangents_in, name=f"jvp({name})")
+    n = store.num_out
+    out = tree_unflatten(store.treedef, primals_out[:n])
+    out_t = tree_unflatten(store.treedef, [_instantiate_output(t) for t in tangents_out[:n]])
     if has_aux:
-        return out, out_t, store.aux
+        return out, out_t, store.aux(primals_out[n:])
     return out, out_t
 
 
-def _check_tangent(i: int, primal: Any, tangent: Any) -> None:
+def _check_tangent(name: str, i: int, primal: Any, tangent: Any) -> Any:
+    """The tangent for flat primal leaf ``i``: checked, weak scalars cast, ints ``Zero``."""
     p_aval, t_aval = get_aval(primal), get_aval(tangent)
+    expected = dtypes.tangent_dtype(p_aval.dtype)
+    if expected == dtypes.float0:
+        return Zero(core.tangent_aval(p_aval))
     if tuple(p_aval.shape) != tuple(t_aval.shape):
         raise ValueError(
-            f"jvp: primal and tangent arguments must have equal shapes; leaf {i} has primal "
-            f"shape {p_aval.shape} and tangent shape {t_aval.shape}"
+            f"jvp({name}): primal and tangent arguments must have equal shapes; leaf {i} has "
+            f"primal shape {p_aval.shape} and tangent shape {t_aval.shape}"
         )
-    expected = dtypes.tangent_dtype(p_aval.dtype)
-    if expected != dtypes.float0 and np.dtype(t_aval.dtype) != expected and not t_aval.weak_type:
-        raise TypeError(
-            f"jvp: primal and tangent dtypes must match; leaf {i} has primal dtype "
-            f"{p_aval.dtype} so its tangent must be {expected}, got {t_aval.dtype}"
-        )
+    if np.dtype(t_aval.dtype) != expected:
+        if not t_aval.weak_type:
+            raise TypeError(
+                f"jvp({name}): primal and tangent dtypes must match; leaf {i} has primal "
+                f"dtype {p_aval.dtype} so its tangent must be {expected}, got {t_aval.dtype}. "
+                f"Cast the tangent with .astype({expected.name!r})."
+            )
+        tangent = lax.convert_element_type(tangent, expected)
+    return tangent
 
 
 def _instantiate_output(t: Any) -> Any:
@@ -221,22 +280,35 @@ def _instantiate_output(t: Any) -> Any:
 def linearize(fun: Callable, *primals: Any):
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the JVP linearly.
 
-    The primal computation runs once; ``f_jvp`` replays only the linear tangent jaxpr.
+    The primal computation runs once; ``f_jvp`` replays only the linear tangent jaxpr,
+    so ``f_jvp(t)`` equals ``jvp(fun, primals, (t,))[1]`` at a lower cost.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> y, f_jvp = fxgrad.linearize(fnp.sin, 0.0)
+      >>> f_jvp(3.0)
+      Array(3., dtype=float64, weak_type=True)
     """
-    flat_primals, in_tree = _flatten_args((primals, {}), "linearize primal")
+    name = _fun_name(fun)
+    flat_primals, in_tree = _flatten_args((primals, {}), f"linearize({name}) primal")
     store = _OutStore()
     flat = _flat_fun(fun, in_tree, store)
-    primals_out, jaxpr, consts = linearize_flat(flat, flat_primals)
+    primals_out, jaxpr, consts = linearize_flat(flat, flat_primals, name=f"linearize({name})")
     out_tree = store.treedef
 
     def f_jvp(*tangents: Any) -> Any:
-        flat_tangents, tan_tree = _flatten_args((tangents, {}), "linearize tangent")
+        flat_tangents, tan_tree = _flatten_args((tangents, {}), f"linearize({name}) tangent")
         if tan_tree != in_tree:
             raise TypeError(
-                f"linearize: the tangents must have the structure of the primals; expected "
-                f"{in_tree}, got {tan_tree}"
+                f"linearize({name}): the tangents must have the structure of the primals; "
+                f"expected {in_tree}, got {tan_tree}"
             )
-        outs = eval_jaxpr(jaxpr, consts, *flat_tangents)
+        checked = [
+            _check_tangent(name, i, p, t)
+            for i, (p, t) in enumerate(zip(flat_primals, flat_tangents, strict=True))
+        ]
+        checked = [instantiate_zeros(t) for t in checked]
+        outs = eval_jaxpr(jaxpr, consts, *checked)
         return tree_unflatten(out_tree, outs)
 
     return tree_unflatten(out_tree, primals_out), f_jvp
@@ -250,60 +322,81 @@ def linearize(fun: Callable, *primals: Any):
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     """Reverse-mode derivative: ``(fun(*primals), f_vjp)``, ``f_vjp(ct) = ct @ J``.
 
-    ``f_vjp`` takes a cotangent with the structure of the output and returns a tuple
-    with one cotangent per primal argument. Implemented as linearize + transpose.
+    ``f_vjp`` takes a cotangent with the structure, shapes and dtypes of the output and
+    returns a tuple with one cotangent per primal argument. Implemented as linearize +
+    transpose. With ``has_aux``, ``fun`` returns ``(out, aux)`` and ``vjp`` returns
+    ``(out, f_vjp, aux)``.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> y, f_vjp = fxgrad.vjp(lambda x: x * 3.0, 2.0)
+      >>> f_vjp(1.0)
+      (Array(3., dtype=float64, weak_type=True),)
     """
-    flat_primals, in_tree = _flatten_args((primals, {}), "vjp primal")
+    name = _fun_name(fun)
+    flat_primals, in_tree = _flatten_args((primals, {}), f"vjp({name}) primal")
     store = _OutStore()
     flat = _flat_fun(fun, in_tree, store, has_aux)
-    primals_out, flat_vjp = vjp_flat(flat, flat_primals)
+    primals_out, flat_vjp = vjp_flat(flat, flat_primals, name=f"vjp({name})")
+    n = store.num_out
     out_tree = store.treedef
-    out_avals = [get_aval(x) for x in primals_out]
+    out_avals = [get_aval(x) for x in primals_out[:n]]
+    aux_cts = [Zero(core.tangent_aval(get_aval(x))) for x in primals_out[n:]]
     in_avals = [get_aval(x) for x in flat_primals]
 
     def f_vjp(*cts: Any) -> tuple[Any, ...]:
         if len(cts) != 1:
-            raise TypeError(f"the vjp function takes one cotangent argument, got {len(cts)}")
+            raise TypeError(
+                f"the vjp function of {name} takes one cotangent argument (with the structure "
+                f"of the output), got {len(cts)}"
+            )
         flat_cts, ct_tree = tree_flatten(cts[0])
         if ct_tree != out_tree:
             raise TypeError(
-                f"vjp: the cotangent must have the structure of the primal output; expected "
-                f"{out_tree}, got {ct_tree}"
+                f"vjp({name}): the cotangent must have the structure of the primal output; "
+                f"expected {out_tree}, got {ct_tree}"
             )
         flat_cts = [
-            _check_cotangent(i, c, a)
+            _check_cotangent(f"vjp({name})", i, c, a)
             for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True))
         ]
-        cts_in = flat_vjp(flat_cts)
+        cts_in = flat_vjp(flat_cts + aux_cts)
         cts_in = [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
         args_ct, _ = tree_unflatten(in_tree, cts_in)
         return tuple(args_ct)
 
-    out = tree_unflatten(out_tree, primals_out)
+    out = tree_unflatten(out_tree, primals_out[:n])
     if has_aux:
-        return out, f_vjp, store.aux
+        return out, f_vjp, store.aux(primals_out[n:])
     return out, f_vjp
 
 
-def _check_cotangent(i: int, ct: Any, aval: ShapedArray) -> Any:
-    ct = _as_value(ct, "cotangent")
-    if tuple(get_aval(ct).shape) != tuple(aval.shape):
-        raise ValueError(
-            f"vjp: cotangent leaf {i} has shape {get_aval(ct).shape}, but the primal output "
-            f"has shape {aval.shape}"
-        )
+def _check_cotangent(where: str, i: int, ct: Any, aval: ShapedArray) -> Any:
     if dtypes.tangent_dtype(aval.dtype) == dtypes.float0:
         return Zero(core.tangent_aval(aval))
-    if np.dtype(get_aval(ct).dtype) != np.dtype(aval.dtype):
-        ct = fnp.asarray(ct).astype(aval.dtype)
+    ct = _as_value(ct, f"{where} cotangent")
+    ct_aval = get_aval(ct)
+    if tuple(ct_aval.shape) != tuple(aval.shape):
+        raise ValueError(
+            f"{where}: cotangent leaf {i} has shape {ct_aval.shape}, but the primal output "
+            f"has shape {aval.shape}; pass a cotangent shaped like the output."
+        )
+    expected = dtypes.tangent_dtype(aval.dtype)
+    if np.dtype(ct_aval.dtype) != expected:
+        ct = lax.convert_element_type(ct, expected)
     return ct
 
 
 def _cotangent_out(ct: Any, aval: ShapedArray) -> Any:
+    """The cotangent returned for an input of type ``aval`` (weak if the input was weak)."""
     if type(ct) is Zero:
         if dtypes.tangent_dtype(aval.dtype) == dtypes.float0:
             return np.zeros(aval.shape, dtypes.float0)
-        return fnp.zeros(aval.shape, aval.dtype)
+        ct = fnp.zeros(aval.shape, aval.dtype)
+    if aval.weak_type and not get_aval(ct).weak_type:
+        if isinstance(ct, Array):
+            return Array(np.asarray(ct), weak_type=True)
+        ct = lax.convert_element_type_p.bind(ct, new_dtype=get_aval(ct).dtype, weak_type=True)
     return ct
 
 
@@ -317,6 +410,8 @@ def value_and_grad(
 ) -> Callable:
     """Like ``grad`` but the function returns ``(value, gradient)``.
 
+    With ``has_aux=True`` it returns ``((value, aux), gradient)``.
+
     Example:
       >>> import fxgrad, fxgrad.numpy as fnp
       >>> fxgrad.value_and_grad(lambda x: x ** 2)(3.0)
@@ -329,13 +424,7 @@ def value_and_grad(
         nums = _check_argnums(f"grad({name})", argnums, len(args))
         for n in nums:
             _check_grad_input(name, n, args[n], holomorphic, allow_int)
-
-        def partial_fun(*diff_args):
-            full = list(args)
-            for n, a in zip(nums, diff_args, strict=True):
-                full[n] = a
-            return fun(*full, **kwargs)
-
+        partial_fun = _partial(fun, args, kwargs, nums)
         diff_args = [args[n] for n in nums]
         if has_aux:
             out, f_vjp, aux = vjp(partial_fun, *diff_args, has_aux=True)
@@ -445,18 +534,63 @@ def _check_grad_output(name: str, out: Any, holomorphic: bool) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def _std_basis(flat_args: Sequence[Any]) -> tuple[list[Any], int]:
-    """One-hot tangents for every element of the flat arguments, stacked on axis 0."""
-    sizes = [int(np.prod(get_aval(a).shape, dtype=np.int64)) for a in flat_args]
-    total = int(sum(sizes))
-    basis = []
-    offset = 0
-    for a, size in zip(flat_args, sizes, strict=True):
-        aval = get_aval(a)
-        eye = np.eye(total, dtype=dtypes.to_inexact_dtype(aval.dtype))[:, offset : offset + size]
-        basis.append(Array(eye.reshape((total, *aval.shape))))
-        offset += size
-    return basis, total
+def _std_basis(aval: ShapedArray, dtype: Any) -> Array:
+    """One-hot tangents for every element of a value of type ``aval``, stacked on axis 0."""
+    size = aval.size
+    eye = np.eye(size, dtype=dtype)
+    return Array(eye.reshape((size, *aval.shape)))
+
+
+def _map_basis(
+    fun: Callable, basis: Array, num_mapped: Callable[[], int], kind: str
+) -> tuple[list[Any], list[Any]]:
+    """``vmap(fun)(basis)``: the first ``num_mapped()`` outputs (known once ``fun`` has
+    been traced) with the batch axis last, the rest (auxiliary values, which do not
+    depend on the basis) as they are."""
+    size = basis.shape[0]
+    outs, dims = batching.vmap_flat(fun, size, [0], [basis], name=kind)
+    num_mapped = num_mapped()
+    mapped = []
+    for o, d in zip(outs[:num_mapped], dims[:num_mapped], strict=True):
+        if d is batching.not_mapped:
+            mapped.append(batching.move_bdim(o, d, get_aval(o).ndim, size))
+        else:
+            mapped.append(batching.moveaxis(o, d, get_aval(o).ndim - 1))
+    unmapped = all(d is batching.not_mapped for d in dims[num_mapped:])
+    assert unmapped, "an auxiliary output depends on the Jacobian basis"
+    return mapped, outs[num_mapped:]
+
+
+def _jac_tangent(t: Any) -> Any:
+    """An output tangent inside jacfwd; integer outputs get a placeholder (see _jac_block)."""
+    if type(t) is Zero and t.aval.dtype == dtypes.float0:
+        return Array(np.zeros(t.aval.shape, bool))
+    return instantiate_zeros(t)
+
+
+def _jac_block(col: Any, shape: tuple[int, ...]) -> Any:
+    """A Jacobian column reshaped to ``out.shape + in.shape`` (float0 for integer outputs)."""
+    if np.dtype(get_aval(col).dtype) == np.dtype(bool):
+        return np.zeros(shape, dtypes.float0)
+    return fnp.reshape(col, shape)
+
+
+def _jac_inputs(kind: str, name: str, argnums: Any, args: tuple, holomorphic: bool):
+    nums = _check_argnums(f"{kind}({name})", argnums, len(args))
+    for n in nums:
+        _check_jac_input(kind, name, n, args[n], holomorphic)
+    diff = tuple(args[n] for n in nums)
+    flat_in, in_tree = _flatten_args((diff, {}), f"argument of {kind}({name})")
+    return nums, flat_in, in_tree
+
+
+def _assemble_jac(out_tree: Any, in_tree: Any, blocks: list[list[Any]], argnums: Any) -> Any:
+    """``blocks[j][i]`` (output leaf j, input leaf i) as JAX's nested Jacobian pytree."""
+    per_out = []
+    for row in blocks:
+        args_tree, _ = tree_unflatten(in_tree, row)
+        per_out.append(args_tree[0] if isinstance(argnums, int) else tuple(args_tree))
+    return tree_unflatten(out_tree, per_out)
 
 
 def jacfwd(
@@ -468,58 +602,49 @@ def jacfwd(
     """Jacobian by forward mode: one JVP per input element, vectorised with ``vmap``.
 
     Each output leaf of shape ``out.shape`` gets a Jacobian of shape
-    ``out.shape + in.shape`` per differentiated input leaf.
+    ``out.shape + in.shape`` per differentiated input leaf; the result nests the input
+    structure (a tuple when ``argnums`` is a tuple) inside the output structure, as in
+    JAX. With ``has_aux`` it returns ``(jacobian, aux)``.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> fxgrad.jacfwd(lambda x: x ** 2)(fnp.array([1.0, 2.0]))
+      Array([[2., 0.],
+             [0., 4.]], dtype=float64)
     """
     name = _fun_name(fun)
 
     @functools.wraps(fun)
     def jacfun(*args: Any, **kwargs: Any):
-        nums = _check_argnums(f"jacfwd({name})", argnums, len(args))
-        diff = tuple(args[n] for n in nums)
-        for n in nums:
-            _check_jac_input("jacfwd", name, n, args[n], holomorphic)
+        nums, flat_in, in_tree = _jac_inputs("jacfwd", name, argnums, args, holomorphic)
+        store = _OutStore()
+        flat = _flat_fun(_partial(fun, args, kwargs, nums), in_tree, store, has_aux)
+        zeros = [Zero(core.tangent_aval(get_aval(x))) for x in flat_in]
+        columns = []
+        aux_vals: list[Any] = []
+        for i, x in enumerate(flat_in):
 
-        def partial_fun(*diff_args):
-            full = list(args)
-            for n, a in zip(nums, diff_args, strict=True):
-                full[n] = a
-            return fun(*full, **kwargs)
+            def push(t: Any, i: int = i) -> list[Any]:
+                tangents = list(zeros)
+                tangents[i] = t
+                primals_out, tangents_out = jvp_flat(flat, flat_in, tangents, name="jacfwd")
+                n = store.num_out
+                _check_jac_output("jacfwd", name, primals_out[:n], holomorphic)
+                return [_jac_tangent(t) for t in tangents_out[:n]] + primals_out[n:]
 
-        flat_in, in_tree = _flatten_args(diff, "jacfwd argument")
-        basis, total = _std_basis(flat_in)
-
-        def push(*flat_t):
-            tangents = tree_unflatten(in_tree, flat_t)
-            return jvp(partial_fun, diff, tangents, has_aux=has_aux)
-
-        results = vmap(push, in_axes=0, out_axes=-1)(*basis) if total else None
-        if results is None:
-            raise ValueError(f"jacfwd({name}): the differentiated inputs have no elements")
-        out, jac_flat = results[0], results[1]
-        jac = tree_map(lambda j, o: _split_jac(j, o, flat_in, in_tree, argnums), jac_flat, out)
-        out_primal = tree_map(lambda o: o[..., 0] if get_aval(o).ndim else o, out)
+            aval = get_aval(x)
+            basis = _std_basis(aval, dtypes.tangent_dtype(aval.dtype))
+            cols, aux_vals = _map_basis(push, basis, lambda: store.num_out, "jacfwd")
+            columns.append([_jac_block(c, (*get_aval(c).shape[:-1], *aval.shape)) for c in cols])
+        if not flat_in:
+            aux_vals = flat()[store.num_out :]
+        blocks = [[col[j] for col in columns] for j in range(store.num_out)]
+        jac = _assemble_jac(store.treedef, in_tree, blocks, argnums)
         if has_aux:
-            aux = tree_map(lambda a: a[..., 0], results[2])
-            return jac, aux
-        del out_primal
+            return jac, store.aux(aux_vals)
         return jac
 
     return jacfun
-
-
-def _split_jac(j: Any, out: Any, flat_in: Sequence[Any], in_tree: Any, argnums: Any) -> Any:
-    """Split a stacked Jacobian ``(*out_shape, total)`` into one array per input leaf."""
-    out_shape = get_aval(j).shape[:-1]
-    pieces = []
-    offset = 0
-    for a in flat_in:
-        aval = get_aval(a)
-        size = int(np.prod(aval.shape, dtype=np.int64))
-        piece = j[..., offset : offset + size]
-        pieces.append(fnp.reshape(piece, (*out_shape, *aval.shape)))
-        offset += size
-    tree = tree_unflatten(in_tree, pieces)
-    return tree[0] if isinstance(argnums, int) else tree
 
 
 def jacrev(
@@ -529,51 +654,51 @@ def jacrev(
     holomorphic: bool = False,
     allow_int: bool = False,
 ) -> Callable:
-    """Jacobian by reverse mode: one VJP per output element, vectorised with ``vmap``."""
+    """Jacobian by reverse mode: one VJP per output element, vectorised with ``vmap``.
+
+    Same result structure and shapes as ``jacfwd``; cheaper when outputs are fewer
+    than inputs. With ``has_aux`` it returns ``(jacobian, aux)``.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> fxgrad.jacrev(lambda x: x ** 2)(fnp.array([1.0, 2.0]))
+      Array([[2., 0.],
+             [0., 4.]], dtype=float64)
+    """
     name = _fun_name(fun)
 
     @functools.wraps(fun)
     def jacfun(*args: Any, **kwargs: Any):
-        nums = _check_argnums(f"jacrev({name})", argnums, len(args))
-        diff = tuple(args[n] for n in nums)
-        for n in nums:
-            _check_jac_input("jacrev", name, n, args[n], holomorphic)
+        nums, flat_in, in_tree = _jac_inputs("jacrev", name, argnums, args, holomorphic)
+        store = _OutStore()
+        flat = _flat_fun(_partial(fun, args, kwargs, nums), in_tree, store, has_aux)
+        primals_out, f_vjp = vjp_flat(flat, flat_in, name="jacrev")
+        n = store.num_out
+        _check_jac_output("jacrev", name, primals_out[:n], holomorphic)
+        zero_cts = [Zero(core.tangent_aval(get_aval(o))) for o in primals_out]
+        in_avals = [get_aval(x) for x in flat_in]
+        blocks = []
+        for j, o in enumerate(primals_out[:n]):
 
-        def partial_fun(*diff_args):
-            full = list(args)
-            for n, a in zip(nums, diff_args, strict=True):
-                full[n] = a
-            return fun(*full, **kwargs)
+            def pull(ct: Any, j: int = j) -> list[Any]:
+                cts = list(zero_cts)
+                cts[j] = ct
+                cts_in = f_vjp(cts)
+                return [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
 
+            out_aval = get_aval(o)
+            basis = _std_basis(out_aval, dtypes.tangent_dtype(out_aval.dtype))
+            rows, _ = _map_basis(pull, basis, lambda: len(flat_in), "jacrev")
+            # Each row has the input's shape followed by the basis axis (output elements).
+            blocks.append(
+                [
+                    fnp.reshape(fnp.moveaxis(r, -1, 0), (*out_aval.shape, *get_aval(r).shape[:-1]))
+                    for r in rows
+                ]
+            )
+        jac = _assemble_jac(store.treedef, in_tree, blocks, argnums)
         if has_aux:
-            out, f_vjp, aux = vjp(partial_fun, *diff, has_aux=True)
-        else:
-            out, f_vjp = vjp(partial_fun, *diff)
-        flat_out, out_tree = tree_flatten(out)
-        basis, total = _std_basis(flat_out)
-        if total == 0:
-            raise ValueError(f"jacrev({name}): the output has no elements")
-
-        def pull(*flat_ct):
-            return f_vjp(tree_unflatten(out_tree, flat_ct))
-
-        cts = vmap(pull)(*basis)  # tuple over diff args, leaves (total, *in_shape)
-        flat_cts, in_tree = tree_flatten(cts)
-        per_out = []
-        offset = 0
-        for o in flat_out:
-            shape = get_aval(o).shape
-            size = int(np.prod(shape, dtype=np.int64))
-            leaves = [
-                fnp.reshape(c[offset : offset + size], (*shape, *get_aval(c).shape[1:]))
-                for c in flat_cts
-            ]
-            tree = tree_unflatten(in_tree, leaves)
-            per_out.append(tree[0] if isinstance(argnums, int) else tree)
-            offset += size
-        jac = tree_unflatten(out_tree, per_out)
-        if has_aux:
-            return jac, aux
+            return jac, store.aux(primals_out[n:])
         return jac
 
     return jacfun
@@ -584,11 +709,39 @@ jacobian = jacrev
 
 def _check_jac_input(kind: str, name: str, n: int, arg: Any, holomorphic: bool) -> None:
     for path, leaf in tree_flatten_with_path(arg)[0]:
-        dt = np.dtype(get_aval(_as_value(leaf, f"argument {n}")).dtype)
+        dt = np.dtype(get_aval(_as_value(leaf, f"argument {n} of {kind}({name})")).dtype)
+        where = f"argument {n}{keystr(path)}"
+        if holomorphic and dt.kind != "c":
+            raise FxgradTypeError(
+                f"{kind}({name}, holomorphic=True) requires complex inputs, but {where} has "
+                f"dtype {dt.name}. Convert it with x.astype(complex), or drop holomorphic=True."
+            )
+        if kind == "jacfwd" and not holomorphic and dt.kind != "f":
+            raise FxgradTypeError(
+                f"jacfwd({name}) requires real-valued floating-point inputs, but {where} has "
+                f"dtype {dt.name}. Convert integers with x.astype(float); for complex inputs "
+                "pass holomorphic=True (holomorphic functions) or use jvp directly."
+            )
         if dt.kind not in "fc":
             raise FxgradTypeError(
-                f"{kind}({name}) requires real- or complex-valued inputs, but argument "
-                f"{n}{keystr(path)} has dtype {dt.name}. Convert it to a float."
+                f"{kind}({name}) requires real- or complex-valued inputs, but {where} has "
+                f"dtype {dt.name}. Convert it to a float, e.g. x.astype(float)."
+            )
+
+
+def _check_jac_output(kind: str, name: str, outs: Sequence[Any], holomorphic: bool) -> None:
+    for i, o in enumerate(outs):
+        dt = np.dtype(get_aval(o).dtype)
+        if holomorphic and dt.kind != "c":
+            raise FxgradTypeError(
+                f"{kind}({name}, holomorphic=True) requires complex outputs, but output leaf "
+                f"{i} has dtype {dt.name}."
+            )
+        if kind == "jacrev" and not holomorphic and dt.kind != "f":
+            raise FxgradTypeError(
+                f"{kind}({name}) requires real-valued floating-point outputs, but output leaf "
+                f"{i} has dtype {dt.name}. For complex outputs of holomorphic functions pass "
+                "holomorphic=True; otherwise use jvp/vjp directly (or take the real part)."
             )
 
 
@@ -632,7 +785,7 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: Sequence[Any] = 
                 f"structure {out_tree}"
             )
         flat_cts = [
-            _check_cotangent(i, c, a)
+            _check_cotangent("linear_transpose", i, c, a)
             for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True))
         ]
         args = [*consts, *(UndefPrimal(a) for a in in_avals)]
@@ -654,10 +807,11 @@ def _broadcast_prefix(prefix: Any, full: Any, what: str, fun_name: str) -> list[
     try:
         subtrees = prefix_def.flatten_up_to(full)
     except ValueError as e:
+        target = "positional arguments" if what == "in_axes" else "outputs"
         raise BatchingError(
             f"vmap({fun_name}): {what} must be an int, None, or a tree prefix of the "
-            f"arguments (same structure, with an int or None where a whole subtree shares a "
-            f"batch axis); got {what}={prefix!r} for arguments of structure "
+            f"{target} (same structure, with an int or None where a whole subtree shares a "
+            f"batch axis); got {what}={prefix!r} for {target} of structure "
             f"{tree_structure(full)}. Detail: {e}"
         ) from None
     out = []
@@ -703,15 +857,18 @@ def vmap(
             )
         flat_args, in_tree = _flatten_args((args, kwargs), f"argument of vmap({name})")
         axes = _broadcast_prefix((in_axes, 0), (args, kwargs), "in_axes", name)
-        dims, size = _resolve_in_axes(name, flat_args, axes, axis_size, args, in_axes)
+        leaf_names = _arg_names(fun, args, kwargs)
+        dims, size = _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names)
         store = _OutStore()
         flat = _flat_fun(fun, in_tree, store)
         outs, out_dims = batching.vmap_flat(flat, size, dims, flat_args, name=f"vmap({name})")
         out_tree = store.treedef
         out_tree_obj = tree_unflatten(out_tree, [0] * out_tree.num_leaves)
         out_spec = _broadcast_prefix(out_axes, out_tree_obj, "out_axes", name)
+        out_paths = [keystr(p) for p, _ in tree_flatten_with_path(out_tree_obj)[0]]
         moved = [
-            _move_out(name, o, d, s, size) for o, d, s in zip(outs, out_dims, out_spec, strict=True)
+            _move_out(name, o, d, s, size, f"output{p}")
+            for o, d, s, p in zip(outs, out_dims, out_spec, out_paths, strict=True)
         ]
         return tree_unflatten(out_tree, moved)
 
@@ -727,33 +884,39 @@ def _validate_axes_spec(spec: Any, what: str, name: str) -> None:
             )
 
 
-def _resolve_in_axes(name, flat_args, axes, axis_size, args, in_axes):
+def _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names):
+    """The batch dimension of every flat input leaf, and the common batch size."""
     dims = []
     sizes = []
-    for i, (x, ax) in enumerate(zip(flat_args, axes, strict=True)):
+    for x, ax, leaf in zip(flat_args, axes, leaf_names, strict=True):
         if ax is None:
             dims.append(batching.not_mapped)
             continue
-        ndim = get_aval(x).ndim
-        if not -ndim <= ax < ndim:
+        aval = get_aval(x)
+        if not -aval.ndim <= ax < aval.ndim:
             raise BatchingError(
-                f"vmap({name}) was requested to map its argument along axis {ax}, which "
+                f"vmap({name}) was requested to map its {leaf} along axis {ax}, which "
                 f"implies that its rank should be at least {max(ax + 1, -ax)}, but is only "
-                f"{ndim} (its shape is {get_aval(x).shape}); flat input leaf {i}."
+                f"{aval.ndim} (its shape is {aval.shape}). Fix in_axes for this argument, or "
+                "use None for arguments that are not batched."
             )
-        ax = ax % ndim
+        ax = ax % aval.ndim
         dims.append(ax)
-        sizes.append((i, get_aval(x).shape[ax]))
-    distinct = {s for _, s in sizes}
+        sizes.append((leaf, aval, ax))
+    distinct = {aval.shape[ax] for _, aval, ax in sizes}
     if axis_size is not None:
         distinct.add(int(axis_size))
     if len(distinct) > 1:
-        detail = ", ".join(f"leaf {i}: size {s}" for i, s in sizes)
+        detail = "".join(
+            f"\n  * axis {ax} of {leaf} of type {aval.str_short()} has size {aval.shape[ax]}"
+            for leaf, aval, ax in sizes
+        )
         if axis_size is not None:
-            detail += f", axis_size={axis_size}"
+            detail += f"\n  * axis_size={axis_size}"
         raise BatchingError(
-            f"vmap({name}) got inconsistent sizes for the mapped axis: {detail}. All mapped "
-            "inputs must have the same size along their in_axes."
+            f"vmap({name}) got inconsistent sizes for the mapped axes:{detail}\nAll mapped "
+            "inputs must have the same size along their in_axes; check in_axes (an axis "
+            "that should not be mapped takes None)."
         )
     if not distinct:
         raise BatchingError(
@@ -763,17 +926,22 @@ def _resolve_in_axes(name, flat_args, axes, axis_size, args, in_axes):
     return dims, distinct.pop()
 
 
-def _move_out(name: str, x: Any, bdim: Any, out_axis: Any, size: int) -> Any:
+def _move_out(name: str, x: Any, bdim: Any, out_axis: Any, size: int, leaf: str) -> Any:
     if out_axis is None:
         if bdim is not batching.not_mapped:
             raise BatchingError(
-                f"vmap({name}) has out_axes=None for an output that depends on the batched "
-                "inputs; only unbatched outputs can have out_axes=None."
+                f"vmap({name}) has out_axes=None for {leaf}, which depends on the batched "
+                "inputs; only outputs that are the same for every batch member can have "
+                "out_axes=None. Use an int out_axes for it."
             )
         return x
     ndim = get_aval(x).ndim + (bdim is batching.not_mapped)
-    dst = out_axis % ndim if ndim else 0
-    return batching.move_bdim(x, bdim, dst, size)
+    if not -ndim <= out_axis < ndim:
+        raise BatchingError(
+            f"vmap({name}): out_axes={out_axis} is out of range for {leaf}, which has rank "
+            f"{ndim} with the batch axis; use an axis in [{-ndim}, {ndim})."
+        )
+    return batching.move_bdim(x, bdim, out_axis % ndim, size)
 
 
 # ---------------------------------------------------------------------------------------
@@ -816,21 +984,35 @@ class ShapeDtypeStruct:
 core.register_aval_handler(ShapeDtypeStruct, lambda x: ShapedArray(x.shape, x.dtype, x.weak_type))
 
 
-def _arg_names(fun: Callable, args: tuple, kwargs: dict) -> list[str]:
-    """Readable names (``x['w']``) of the flat leaves of ``(args, kwargs)``."""
+def _arg_names(
+    fun: Callable, args: tuple, kwargs: dict, positions: Sequence[int] | None = None
+) -> list[str]:
+    """Readable names (``argument 'x['w']'``) of the flat leaves of ``(args, kwargs)``.
+
+    ``positions[k]`` is the position of ``args[k]`` in the user's call (static
+    arguments removed by jit shift the others).
+    """
     try:
-        params = list(inspect.signature(fun).parameters)
+        params = list(inspect.signature(fun).parameters.values())
     except (TypeError, ValueError):
         params = []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p.name for p in params if p.kind in kinds]
+    var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), "args")
     names = []
     for path, _ in tree_flatten_with_path((args, kwargs))[0]:
         first, rest = path[0], path[1:]
         if getattr(first, "idx", None) == 0 and rest:
-            pos = rest[0].idx
-            base = params[pos] if pos < len(params) else f"args[{pos}]"
+            pos = rest[0].idx if positions is None else positions[rest[0].idx]
+            if pos < len(positional):
+                base = positional[pos]
+            else:
+                base = f"{var}[{pos - len(positional)}]"
             names.append(f"argument '{base}{keystr(rest[1:])}'")
+        elif rest:
+            names.append(f"argument '{rest[0].key}{keystr(rest[1:])}'")
         else:
-            names.append(f"argument '{keystr(rest)}'")
+            names.append("an argument")
     return names
 
 
@@ -849,6 +1031,10 @@ class _StaticArgs:
         positional = [
             p.name for p in sig_params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
+        if not any(p.kind is p.VAR_POSITIONAL for p in sig_params) and sig_params:
+            # Negative positions count from the end of the signature, as in JAX.
+            nums = tuple(n + len(positional) if -len(positional) <= n < 0 else n for n in nums)
+        self.positional = positional
         nums_set = set(nums)
         names_set = set(names)
         for n in nums:
@@ -862,11 +1048,14 @@ class _StaticArgs:
 
     def split(self, fun_name: str, args: tuple, kwargs: dict):
         nargs = len(args)
-        static_pos = tuple(n % nargs for n in self.argnums if -nargs <= n < nargs)
+        static_pos = tuple(sorted({n % nargs for n in self.argnums if -nargs <= n < nargs}))
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
         static_vals = []
         for i in static_pos:
-            static_vals.append((i, _check_hashable(fun_name, f"argument {i}", args[i])))
+            label = f"argument {i}"
+            if i < len(self.positional):
+                label += f" ('{self.positional[i]}')"
+            static_vals.append((i, _check_hashable(fun_name, label, args[i])))
         dyn_kwargs = {}
         for k, v in kwargs.items():
             if k in self.argnames:
@@ -874,6 +1063,12 @@ class _StaticArgs:
             else:
                 dyn_kwargs[k] = v
         return dyn_args, dyn_kwargs, tuple(static_vals), static_pos
+
+
+def _dynamic_positions(num_dynamic: int, static_pos: Sequence[int]) -> list[int]:
+    """The call positions of the dynamic arguments, given the static positions."""
+    total = num_dynamic + len(static_pos)
+    return [i for i in range(total) if i not in static_pos]
 
 
 def _check_hashable(fun_name: str, what: str, value: Any) -> Any:
@@ -941,7 +1136,8 @@ class JitWrapped:
         flat_fun = _flat_fun(full_fun, in_tree, store)
         in_avals = [get_aval(x) for x in flat]
         dyn_args, dyn_kwargs = tree_unflatten(in_tree, flat)
-        names = _arg_names(self._fun, dyn_args, dyn_kwargs)
+        positions = _dynamic_positions(len(dyn_args), static_pos)
+        names = _arg_names(self._fun, dyn_args, dyn_kwargs, positions)
         closed = trace_to_jaxpr(flat_fun, in_avals, name=f"jit({self._name})", arg_names=names)
         jaxpr = closed.jaxpr
         # Constants become leading arguments, so closed-over tracers are transformed.
@@ -961,6 +1157,7 @@ class JitWrapped:
                 with self._lock:
                     self._cache[key] = entry
         outs = pjit_p.bind(*entry.consts, *flat, jaxpr=entry.jaxpr, name=self._name)
+        outs = [_restore_weak_type(o, a) for o, a in zip(outs, entry.jaxpr.out_avals, strict=True)]
         return tree_unflatten(entry.out_tree, outs)
 
     def _cache_size(self) -> int:
@@ -970,6 +1167,13 @@ class JitWrapped:
     def lower(self, *args: Any, **kwargs: Any) -> ClosedJaxpr:
         """The staged jaxpr for these arguments (``make_jaxpr``'s output)."""
         return make_jaxpr(self._fun, static_argnums=self._static.argnums)(*args, **kwargs)
+
+
+def _restore_weak_type(x: Any, aval: ShapedArray) -> Any:
+    """A concrete jit output with the weak type its jaxpr says it has (``jit(f)(1.0)``)."""
+    if isinstance(x, Array) and aval.weak_type and not x.weak_type:
+        return Array(np.asarray(x), weak_type=True)
+    return x
 
 
 def _log_compile(wrapped: JitWrapped, in_avals: Sequence[ShapedArray]) -> None:
@@ -1053,7 +1257,9 @@ def make_jaxpr(
             flat_fun,
             avals,
             name=f"make_jaxpr({name})",
-            arg_names=_arg_names(fun, dyn_args, dyn_kwargs),
+            arg_names=_arg_names(
+                fun, dyn_args, dyn_kwargs, _dynamic_positions(len(dyn_args), static_pos)
+            ),
         )
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in closed.out_avals]

@@ -24,9 +24,14 @@ class Array:
     __array_priority__ = 100
 
     def __init__(self, value: Any, weak_type: bool = False):
+        if isinstance(value, np.ndarray) and value.flags.writeable:
+            # The caller still holds this buffer: copy it, as JAX does, so that neither
+            # its later mutations reach the Array nor freezing it reaches the caller.
+            value = np.array(value)
         self._init(value, weak_type)
 
     def _init(self, value: Any, weak_type: bool) -> Array:
+        """Wrap ``value`` without copying; for buffers fxgrad owns (primitive outputs)."""
         if type(value) is not np.ndarray:
             value = np.asarray(value)
         if value.flags.writeable:
@@ -119,7 +124,8 @@ class Array:
     def __iter__(self):
         if not self._value.shape:
             raise TypeError("iteration over a 0-d array")
-        return (self[i] for i in range(self._value.shape[0]))
+        # Concrete values: slice the buffer directly (no indexing primitive needed).
+        return (Array(row, self.weak_type) for row in self._value)
 
     def __hash__(self) -> int:
         raise TypeError(
@@ -148,6 +154,9 @@ class Array:
         prefix = "Array("
         body = np.array2string(self._value, separator=", ", prefix=prefix, threshold=1000)
         extra = f", dtype={self.dtype.name}"
+        if self._value.size == 0 and self._value.shape != (0,):
+            # As NumPy and JAX do: `[]` alone does not say the shape.
+            extra = f", shape={self._value.shape}{extra}"
         if self.weak_type:
             extra += ", weak_type=True"
         return f"{prefix}{body}{extra})"
@@ -158,7 +167,18 @@ def _unwrap(x: Any) -> Any:
 
 
 def _wrap(x: Any, weak_type: bool = False) -> Array:
+    base = getattr(x, "base", None)
+    if base is not None and _writeable_root(base):
+        # A view of a caller's writeable NumPy array (``lax.reshape(np_array, ...)``):
+        # copy it so the Array cannot change under the user's feet.
+        x = np.array(x)
     return Array.__new__(Array)._init(x, weak_type)
+
+
+def _writeable_root(base: Any) -> bool:
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    return isinstance(base, np.ndarray) and base.flags.writeable
 
 
 core.set_value_wrappers(_unwrap, _wrap)

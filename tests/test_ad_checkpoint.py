@@ -81,3 +81,14 @@ def test_print_saved_residuals_lists_shapes(data, capsys):
     adc.print_saved_residuals(_loss, w, x)
     out = capsys.readouterr().out
     assert "f64[3,3]" in out and "f64[2,3]" in out
+
+
+def test_remat_of_a_function_containing_a_scan():
+    def block(h, xs):
+        h, _ = lax.scan(lambda c, x: (fnp.tanh(c * 0.9 + x), None), h, xs)
+        return h
+
+    f = fxgrad.checkpoint(block)
+    check_grads(f, (0.1, np.linspace(-1, 1, 4)), order=1)
+    outer = lambda h0, xs: lax.scan(lambda h, x: (f(h, x), None), h0, xs)[0]  # noqa: E731
+    check_grads(outer, (0.1, np.ones((3, 4)) * 0.3), order=1)
