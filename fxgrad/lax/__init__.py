@@ -148,12 +148,35 @@ from fxgrad.lax.elementwise import (
 )
 from fxgrad.lax.linalg import dot, dot_general, dot_general_p
 from fxgrad.lax.reduction import (
+    argmax,
+    argmax_p,
+    argmin,
+    argmin_p,
+    cumlogsumexp,
+    cumlogsumexp_p,
+    cummax,
+    cummax_p,
+    cummin,
+    cummin_p,
+    cumprod,
+    cumprod_p,
+    cumsum,
+    cumsum_p,
+    reduce,
+    reduce_and,
+    reduce_and_p,
     reduce_max,
     reduce_max_p,
     reduce_min,
     reduce_min_p,
+    reduce_or,
+    reduce_or_p,
+    reduce_prod,
+    reduce_prod_p,
     reduce_sum,
     reduce_sum_p,
+    reduce_xor,
+    reduce_xor_p,
 )
 from fxgrad.lax.indexing import *  # noqa: F403
 from fxgrad.lax.slicing import *  # noqa: F403
