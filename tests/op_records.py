@@ -31,26 +31,26 @@ Shape = tuple[int, ...]
 def rand_normal(rng: np.random.RandomState, shape: Shape, dtype: Any) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype.kind == "c":
-        return (rng.randn(*shape) + 1j * rng.randn(*shape)).astype(dtype)
+        return np.asarray(rng.randn(*shape) + 1j * rng.randn(*shape)).astype(dtype)
     if dtype.kind == "b":
-        return rng.rand(*shape) > 0.5
+        return np.asarray(rng.rand(*shape) > 0.5)
     if dtype.kind in "iu":
         return rng.randint(-5 if dtype.kind == "i" else 0, 6, size=shape).astype(dtype)
-    return rng.randn(*shape).astype(dtype)
+    return np.asarray(rng.randn(*shape)).astype(dtype)
 
 
 def rand_positive(rng: np.random.RandomState, shape: Shape, dtype: Any) -> np.ndarray:
     """Values in [0.5, 2.5): away from 0 for log, sqrt, division."""
-    return (rng.rand(*shape) * 2.0 + 0.5).astype(dtype)
+    return np.asarray(rng.rand(*shape) * 2.0 + 0.5).astype(dtype)
 
 
 def rand_unit(rng: np.random.RandomState, shape: Shape, dtype: Any) -> np.ndarray:
     """Values in (-0.9, 0.9): inside the domain of arcsin, arctanh, erf_inv."""
-    return ((rng.rand(*shape) * 2.0 - 1.0) * 0.9).astype(dtype)
+    return np.asarray((rng.rand(*shape) * 2.0 - 1.0) * 0.9).astype(dtype)
 
 
 def rand_greater_than_one(rng: np.random.RandomState, shape: Shape, dtype: Any) -> np.ndarray:
-    return (rng.rand(*shape) * 2.0 + 1.2).astype(dtype)
+    return np.asarray(rng.rand(*shape) * 2.0 + 1.2).astype(dtype)
 
 
 def rand_distinct(rng: np.random.RandomState, shape: Shape, dtype: Any) -> np.ndarray:

@@ -76,7 +76,8 @@ def _expand_reduced(x, in_shape, axes):
 
 def _reduce_sum_impl(operand, *, axes):
     operand = np.asarray(operand)
-    return np.sum(operand, axis=axes, dtype=operand.dtype)
+    with np.errstate(all="ignore"):  # inf - inf is nan, silently (as JAX)
+        return np.sum(operand, axis=axes, dtype=operand.dtype)
 
 
 def _reduce_sum_jvp(primals, tangents, *, axes):
