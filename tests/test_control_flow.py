@@ -171,3 +171,21 @@ def test_fori_loop_static_bounds_differentiate_in_reverse():
 def test_map_matches_comprehension():
     xs = np.arange(5.0)
     np.testing.assert_allclose(np.asarray(lax.map(lambda x: x**2 + 1, xs)), xs**2 + 1)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, 8])
+def test_associative_scan_matches_cumulative_ops(n):
+    x = np.random.RandomState(n).randn(n, 2)
+    add = lax.associative_scan(lambda a, b: a + b, x)
+    np.testing.assert_allclose(np.asarray(add), np.cumsum(x, 0))
+    rev = lax.associative_scan(lambda a, b: a + b, x, reverse=True)
+    np.testing.assert_allclose(np.asarray(rev), np.cumsum(x[::-1], 0)[::-1])
+    mx = lax.associative_scan(fnp.maximum, x.T, axis=1)
+    np.testing.assert_allclose(np.asarray(mx), np.maximum.accumulate(x.T, 1))
+
+
+def test_associative_scan_differentiates_and_batches():
+    x = np.random.RandomState(0).rand(6) + 0.5
+    check_grads(lambda v: lax.associative_scan(lambda a, b: a * b, v), (x,), order=2)
+    out = fxgrad.vmap(lambda v: lax.associative_scan(lambda a, b: a + b, v))(np.ones((2, 5)))
+    np.testing.assert_allclose(np.asarray(out), np.cumsum(np.ones((2, 5)), 1))
