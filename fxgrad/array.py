@@ -182,6 +182,5 @@ def _writeable_root(base: Any) -> bool:
 
 
 core.set_value_wrappers(_unwrap, _wrap)
-core.register_aval_handler(
-    Array, lambda x: core.ShapedArray(x._value.shape, x._value.dtype, x.weak_type)
-)
+core.register_aval_handler(Array, lambda x: core.shaped(x._value.shape, x._value.dtype,
+                                                       x.weak_type))

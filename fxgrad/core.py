@@ -84,7 +84,7 @@ class ShapedArray:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
-        return ShapedArray(
+        return shaped(
             self.shape if shape is None else tuple(shape),
             self.dtype if dtype is None else np.dtype(dtype),
             self.weak_type if weak_type is None else weak_type,
@@ -109,7 +109,7 @@ class ShapedArray:
 
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
     """The abstract value of tangents (and cotangents) of values of type ``aval``."""
-    return ShapedArray(aval.shape, dtypes.tangent_dtype(aval.dtype), aval.weak_type)
+    return shaped(aval.shape, dtypes.tangent_dtype(aval.dtype), aval.weak_type)
 
 
 def get_aval(x: Any) -> ShapedArray:
@@ -145,10 +145,10 @@ def shaped(shape: tuple[int, ...], dtype: np.dtype, weak_type: bool = False) -> 
 
 _aval_handlers: dict[type, Callable[[Any], ShapedArray]] = {
     np.ndarray: lambda x: shaped(x.shape, x.dtype, False),
-    bool: lambda x: ShapedArray((), np.dtype(bool), True),
-    int: lambda x: ShapedArray((), dtypes.default_int_dtype(), True),
-    float: lambda x: ShapedArray((), dtypes.default_float_dtype(), True),
-    complex: lambda x: ShapedArray((), dtypes.default_complex_dtype(), True),
+    bool: lambda x: shaped((), np.dtype(bool), True),
+    int: lambda x: shaped((), dtypes.default_int_dtype(), True),
+    float: lambda x: shaped((), dtypes.default_float_dtype(), True),
+    complex: lambda x: shaped((), dtypes.default_complex_dtype(), True),
 }
 
 

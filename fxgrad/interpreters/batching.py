@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fxgrad.core import Primitive, ShapedArray, Trace, Tracer, full_lower, get_aval, new_main
+from fxgrad.core import (
+    Primitive,
+    ShapedArray,
+    Trace,
+    Tracer,
+    full_lower,
+    get_aval,
+    new_main,
+    shaped,
+)
 from fxgrad.errors import MissingRuleError
 from fxgrad.interpreters import array_ops
 
@@ -55,7 +64,7 @@ class BatchTracer(Tracer):
             return aval
         shape = list(aval.shape)
         del shape[self.bdim]
-        return ShapedArray(tuple(shape), aval.dtype, aval.weak_type)
+        return shaped(tuple(shape), aval.dtype, aval.weak_type)
 
     def full_lower(self) -> Any:
         if self.bdim is not_mapped:

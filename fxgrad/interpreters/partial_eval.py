@@ -452,8 +452,11 @@ def linearize_flat(
     ]
 
     def fun_jvp(*primals_and_tangents):
+        # The primals are known: hand the JVP their lower-level values, so primal
+        # operations skip this partial-evaluation level and only tangents are staged.
+        primals = [p.pval.const for p in primals_and_tangents[:n]]
         primals_out, tangents_out = jvp_flat(
-            fun, primals_and_tangents[:n], primals_and_tangents[n:], name=name
+            fun, primals, primals_and_tangents[n:], name=name
         )
         return [*primals_out, *(instantiate_zeros(t) for t in tangents_out)]
 
