@@ -435,6 +435,15 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr
     return Jaxpr(jaxpr.in_binders, tuple(reversed(kept)), outs, jaxpr.num_consts)
 
 
+def _as_array_value(x: Any) -> Any:
+    """Python scalars become (weak) arrays once, so every use shares one residual."""
+    if type(x) in (bool, int, float, complex):
+        from fxgrad import core
+
+        return core._wrap_value(np.asarray(x, dtype=get_aval(x).dtype), True)
+    return x
+
+
 def linearize_flat(
     fun: Callable[..., Sequence[Any]], primals: Sequence[Any], *, name: str = "linearize"
 ) -> tuple[list[Any], Jaxpr, list[Any]]:
@@ -454,7 +463,7 @@ def linearize_flat(
     def fun_jvp(*primals_and_tangents):
         # The primals are known: hand the JVP their lower-level values, so primal
         # operations skip this partial-evaluation level and only tangents are staged.
-        primals = [p.pval.const for p in primals_and_tangents[:n]]
+        primals = [_as_array_value(p.pval.const) for p in primals_and_tangents[:n]]
         primals_out, tangents_out = jvp_flat(
             fun, primals, primals_and_tangents[n:], name=name
         )
