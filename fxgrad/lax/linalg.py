@@ -46,7 +46,7 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_
     n = int(np.prod(rf_shape, dtype=np.int64))
     out = np.matmul(lhs_t.reshape(*batch_shape, m, k), rhs_t.reshape(*batch_shape, k, n))
     out_dtype = _out_dtype(lhs.dtype, preferred_element_type)
-    return out.reshape(*batch_shape, *lf_shape, *rf_shape).astype(out_dtype, copy=False)
+    return out.reshape((*batch_shape, *lf_shape, *rf_shape)).astype(out_dtype, copy=False)
 
 
 def _out_dtype(dtype, preferred_element_type):
