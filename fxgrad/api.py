@@ -24,6 +24,7 @@ from fxgrad.core import ShapedArray, Tracer, get_aval
 from fxgrad.errors import (
     BatchingError,
     FxgradTypeError,
+    MissingRuleError,
     NonScalarOutputError,
     StaticArgumentError,
 )
@@ -87,11 +88,17 @@ def _as_value(x: Any, what: str) -> Any:
         return fnp.asarray(x)
     if isinstance(x, ShapeDtypeStruct):
         return x
-    raise TypeError(
-        f"{what} is not a valid array: got a value of type {type(x).__name__}. "
+    if "output" in what:
+        fix = (
+            "return other values outside the transformed function, or through has_aux=True "
+            "where the transformation supports it."
+        )
+    else:
+        fix = "mark other arguments static (jit's static_argnums) or close over them."
+    raise FxgradTypeError(
+        f"{what} is not a valid array: got a value of type {type(x).__name__} ({x!r:.60}). "
         "Transformations accept pytrees (tuples, lists, dicts, registered classes) whose "
-        "leaves are arrays or Python scalars; mark other arguments static "
-        "(jit's static_argnums) or close over them."
+        f"leaves are arrays or Python scalars; {fix}"
     )
 
 
@@ -151,8 +158,12 @@ class _OutStore:
         return traced
 
 
-def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = False):
-    """``fun`` as a function of flat array leaves returning a flat list (see ``_OutStore``)."""
+def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = False, name: str = ""):
+    """``fun`` as a function of flat array leaves returning a flat list (see ``_OutStore``).
+
+    ``name`` is the user's function name for messages (``fun`` may be a wrapper).
+    """
+    name = name or _fun_name(fun)
 
     def flat(*flat_args):
         args, kwargs = tree_unflatten(in_tree, flat_args)
@@ -161,14 +172,14 @@ def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = Fal
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
                 raise TypeError(
-                    f"{_fun_name(fun)} was transformed with has_aux=True, so it must return "
-                    f"a pair (output, auxiliary data); it returned {type(out).__name__}."
+                    f"{name} was transformed with has_aux=True, so it must return a pair "
+                    f"(output, auxiliary data); it returned {type(out).__name__}."
                 )
             out, aux = out
             aux_out = store.record_aux(aux)
         leaves, store.treedef = tree_flatten(out)
         store.num_out = len(leaves)
-        return [_as_value(x, f"output of {_fun_name(fun)}") for x in leaves] + aux_out
+        return [_as_value(x, f"an output of {name}") for x in leaves] + aux_out
 
     return flat
 
@@ -270,10 +281,14 @@ def _check_tangent(name: str, i: int, primal: Any, tangent: Any) -> Any:
 
 
 def _instantiate_output(t: Any) -> Any:
+    """An output tangent as a value: symbolic zeros become arrays (float0 for ints)."""
     if type(t) is Zero:
         if t.aval.dtype == dtypes.float0:
             return np.zeros(t.aval.shape, dtypes.float0)
-        return instantiate_zeros(t)
+        t_val = instantiate_zeros(t)
+        if isinstance(t_val, (np.ndarray, np.generic)):
+            return Array(np.asarray(t_val), weak_type=t.aval.weak_type)
+        return t_val
     return t
 
 
@@ -751,7 +766,17 @@ def hessian(
     has_aux: bool = False,
     holomorphic: bool = False,
 ) -> Callable:
-    """The Hessian, ``jacfwd(jacrev(fun))``: shape ``out.shape + in.shape + in.shape``."""
+    """The Hessian, ``jacfwd(jacrev(fun))``: shape ``out.shape + in.shape + in.shape``.
+
+    With ``argnums`` a tuple the blocks nest as ``h[i][j]`` (second derivative with
+    respect to arguments ``i`` and ``j``), as in JAX.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> fxgrad.hessian(lambda x: fnp.sum(x ** 3))(fnp.array([1.0, 2.0]))
+      Array([[ 6.,  0.],
+             [ 0., 12.]], dtype=float64)
+    """
     return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)
 
 
@@ -764,8 +789,19 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: Sequence[Any] = 
     """The transpose of linear ``fun``, whose inputs have the shapes of ``primals``.
 
     Returns ``f_t`` with ``f_t(ct) = (ct_arg0, ...)``: the cotangents of the inputs.
+    Only the shapes and dtypes of ``primals`` matter.
+
+    Raises:
+      FxgradTypeError: (when ``f_t`` is called) ``fun`` is not linear in its inputs.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> f_t = fxgrad.linear_transpose(lambda x: 2.0 * x.sum(), fnp.zeros(3))
+      >>> f_t(1.0)
+      (Array([2., 2., 2.], dtype=float64),)
     """
-    flat_primals, in_tree = _flatten_args((primals, {}), "linear_transpose primal")
+    name = _fun_name(fun)
+    flat_primals, in_tree = _flatten_args((primals, {}), f"linear_transpose({name}) primal")
     in_avals = [get_aval(p).strip_weak_type() for p in flat_primals]
     store = _OutStore()
     flat = _flat_fun(fun, in_tree, store)
@@ -789,7 +825,15 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: Sequence[Any] = 
             for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True))
         ]
         args = [*consts, *(UndefPrimal(a) for a in in_avals)]
-        outs = backward_pass(jaxpr, args, flat_cts)
+        try:
+            outs = backward_pass(jaxpr, args, flat_cts)
+        except (TypeError, MissingRuleError) as e:
+            raise FxgradTypeError(
+                f"linear_transpose({name}) could not transpose the function: it must be linear "
+                "in its inputs (sums, scaling by constants, dot products with constants, "
+                f"reshapes, ...), but it is not, or uses an operation without a transpose "
+                f"rule. Cause: {e}"
+            ) from e
         outs = [_cotangent_out(c, a) for c, a in zip(outs, in_avals, strict=True)]
         return tuple(tree_unflatten(in_tree, outs)[0])
 
@@ -855,9 +899,14 @@ def vmap(
                 f"with {len(args)} positional argument(s). Give one in_axes entry per "
                 "positional argument (keyword arguments are always batched along axis 0)."
             )
-        flat_args, in_tree = _flatten_args((args, kwargs), f"argument of vmap({name})")
+        raw_args, in_tree = tree_flatten((args, kwargs))
         axes = _broadcast_prefix((in_axes, 0), (args, kwargs), "in_axes", name)
         leaf_names = _arg_names(fun, args, kwargs)
+        # Unmapped leaves pass through unchanged (a Python int stays an int, as in JAX).
+        flat_args = [
+            x if ax is None else _as_value(x, f"{leaf} of vmap({name})")
+            for x, ax, leaf in zip(raw_args, axes, leaf_names, strict=True)
+        ]
         dims, size = _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names)
         store = _OutStore()
         flat = _flat_fun(fun, in_tree, store)
@@ -1133,7 +1182,7 @@ class JitWrapped:
             return fun(*full_args, **kw)
 
         store = _OutStore()
-        flat_fun = _flat_fun(full_fun, in_tree, store)
+        flat_fun = _flat_fun(full_fun, in_tree, store, name=self._name)
         in_avals = [get_aval(x) for x in flat]
         dyn_args, dyn_kwargs = tree_unflatten(in_tree, flat)
         positions = _dynamic_positions(len(dyn_args), static_pos)
@@ -1251,7 +1300,7 @@ def make_jaxpr(
 
         flat, in_tree = _flatten_args((dyn_args, dyn_kwargs), f"argument of make_jaxpr({name})")
         store = _OutStore()
-        flat_fun = _flat_fun(full_fun, in_tree, store)
+        flat_fun = _flat_fun(full_fun, in_tree, store, name=name)
         avals = [get_aval(x) for x in flat]
         closed = trace_to_jaxpr(
             flat_fun,
@@ -1270,7 +1319,16 @@ def make_jaxpr(
 
 
 def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
-    """The shapes and dtypes of ``fun``'s outputs (as ``ShapeDtypeStruct``), without FLOPs."""
+    """The shapes and dtypes of ``fun``'s outputs (as ``ShapeDtypeStruct``), without FLOPs.
+
+    Arguments may be arrays or ``ShapeDtypeStruct`` placeholders; ``fun`` is traced once.
+
+    Example:
+      >>> import fxgrad, numpy as np
+      >>> x = fxgrad.ShapeDtypeStruct((3, 4), np.float32)
+      >>> fxgrad.eval_shape(lambda x: x.sum(axis=0), x)
+      ShapeDtypeStruct(shape=(4,), dtype=float32)
+    """
     closed, shapes = make_jaxpr(fun, return_shape=True)(*args, **kwargs)
     return shapes
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from fxgrad import dtypes
-from fxgrad.core import ShapedArray, get_aval
+from fxgrad.core import ShapedArray, Tracer, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.interpreters import batching
 from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros
@@ -117,12 +117,30 @@ def elementwise_abstract_eval(name: str, kind: str, out_dtype: Callable) -> Call
     return abstract_eval
 
 
+try:  # NumPy's own error-state variable: entering it costs ~0.2us, np.errstate ~1.7us
+    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
+
+    _IGNORE_ERRORS = _make_extobj(all="ignore")
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - other NumPy versions
+    _extobj_contextvar = None
+
+
 def _quiet(fn: Callable) -> Callable:
-    """Run a NumPy implementation without floating-point warnings (JAX never warns)."""
+    """Run a NumPy implementation without floating-point warnings (JAX never warns).
+
+    0 * inf, overflow and division by zero are ordinary values here (NaN, inf), and the
+    test suite turns warnings into errors. The error state is set through NumPy's
+    context variable, so it is thread-safe and cheap enough for every eager operation.
+    """
+    if _extobj_contextvar is None:  # pragma: no cover
+        return np.errstate(all="ignore")(fn)
 
     def impl(*args, **params):
-        with np.errstate(all="ignore"):
+        token = _extobj_contextvar.set(_IGNORE_ERRORS)
+        try:
             return fn(*args, **params)
+        finally:
+            _extobj_contextvar.reset(token)
 
     impl.__name__ = getattr(fn, "__name__", "impl")
     return impl
@@ -159,7 +177,10 @@ def _round_impl(x, *, rounding_method=0):
     x = np.asarray(x)
     if rounding_method == 1:  # to nearest even
         return np.round(x)
-    return (np.sign(x) * np.floor(np.abs(x) + x.dtype.type(0.5))).astype(x.dtype)
+    # Half away from zero. x - trunc(x) is exact, so halves are detected exactly (the
+    # usual floor(|x| + 0.5) rounds 0.49999999999999994 up to 1).
+    whole = np.trunc(x)
+    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole).astype(x.dtype)
 
 
 def _div_impl(x, y):
@@ -219,8 +240,27 @@ def _not_impl(x):
 
 
 def _complex_impl(x, y):
+    # Assign the parts: x + y * 1j would turn an infinite y into a NaN real part.
+    x, y = np.asarray(x), np.asarray(y)
+    out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtypes.to_complex_dtype(x.dtype))
+    out.real = x
+    out.imag = y
+    return out
+
+
+def _shift_right_logical_impl(x, y):
+    x, y = np.asarray(x), np.asarray(y)
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    bits = 8 * x.dtype.itemsize
+    shifted = np.right_shift(x.view(unsigned), np.clip(y, 0, bits - 1).astype(unsigned))
+    # XLA semantics: shifting by the width or more gives 0.
+    return np.where((y < 0) | (y >= bits), 0, shifted).astype(unsigned).view(x.dtype)
+
+
+def _population_count_impl(x):
     x = np.asarray(x)
-    return (x + np.asarray(y) * 1j).astype(dtypes.to_complex_dtype(x.dtype))
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    return np.bitwise_count(x.view(unsigned)).astype(x.dtype)
 
 
 def _conj_impl(x):
@@ -294,9 +334,7 @@ _J = {
     "sinh": (lambda t, out, x: mul(t, cosh(x)),),
     "cosh": (lambda t, out, x: mul(t, sinh(x)),),
     "asinh": (lambda t, out, x: mul(t, rsqrt(add(square(x), _const(x, 1.0)))),),
-    "acosh": (
-        lambda t, out, x: mul(t, rsqrt(mul(sub(x, _const(x, 1.0)), add(x, _const(x, 1.0))))),
-    ),
+    "acosh": (lambda t, out, x: _acosh_jvp(t, x),),
     "atanh": (lambda t, out, x: div(t, sub(_const(x, 1.0), square(x))),),
     "atan2": (
         lambda t, out, x, y: mul(t, div(y, add(square(x), square(y)))),
@@ -346,7 +384,7 @@ _J = {
     "lgamma": (lambda t, out, x: mul(t, digamma(x)),),
     "digamma": (lambda t, out, x: mul(t, polygamma(_const(x, 1.0), x)),),
     "polygamma": (
-        None,
+        lambda t, out, m, x: _polygamma_m_jvp(t, out, m, x),
         lambda t, out, m, x: mul(t, polygamma(add(m, _const(m, 1.0)), x)),
     ),
 }
@@ -382,7 +420,26 @@ def _abs_jvp(t, x):
         is_zero = eq(mag, _zeros_like(mag))
         safe = select_n(is_zero, mag, _const(mag, 1.0))
         return select_n(is_zero, div(real(mul(conj(x), t)), safe), _zeros_like(mag))
-    return mul(t, sign(x))
+    # JAX's convention: derivative +1 at 0 (and -0.0), so abs'(0) is a subgradient.
+    return select_n(ge(x, _zeros_like(x)), neg(t), t)
+
+
+def _acosh_jvp(t, x):
+    """1 / (sqrt(x - 1) sqrt(x + 1)). For complex x the two roots cannot be merged:
+    sqrt((x - 1)(x + 1)) has the opposite sign where Re x < 0 (JAX merges them, and its
+    complex derivative is wrong in that half-plane)."""
+    minus, plus = sub(x, _const(x, 1.0)), add(x, _const(x, 1.0))
+    if get_aval(x).dtype.kind == "c":
+        return mul(t, mul(rsqrt(minus), rsqrt(plus)))
+    return mul(t, rsqrt(mul(minus, plus)))
+
+
+def _polygamma_m_jvp(t, out, m, x):
+    raise FxgradTypeError(
+        "the derivative of lax.polygamma(m, x) with respect to the order m is not defined "
+        "(m is an integer); differentiate with respect to x only, for example by closing "
+        "over m: grad(lambda x: polygamma(m, x))."
+    )
 
 
 def _integer_pow_jvp(t, x, y):
@@ -410,54 +467,54 @@ class _Row:
 _q = _quiet
 
 _TABLE: tuple[_Row, ...] = (
-    _Row("neg", 1, np.negative, _NUM),
+    _Row("neg", 1, _q(np.negative), _NUM),
     _Row("sign", 1, _sign_impl, _NUM, differentiable=False),
     _Row("floor", 1, np.floor, _FLOAT, differentiable=False),
     _Row("ceil", 1, np.ceil, _FLOAT, differentiable=False),
-    _Row("round", 1, _round_impl, _FLOAT, differentiable=False),
+    _Row("round", 1, _q(_round_impl), _FLOAT, differentiable=False),
     _Row("is_finite", 1, _is_finite_impl, _FLOAT, _to_bool, differentiable=False),
     _Row("exp", 1, _q(np.exp), _INEXACT),
     _Row("exp2", 1, _q(_exp2_impl), _INEXACT),
     _Row("log", 1, _q(np.log), _INEXACT),
     _Row("log1p", 1, _q(np.log1p), _INEXACT),
     _Row("expm1", 1, _q(np.expm1), _INEXACT),
-    _Row("tanh", 1, np.tanh, _INEXACT),
+    _Row("tanh", 1, _q(np.tanh), _INEXACT),
     _Row("logistic", 1, _q(_logistic_impl), _INEXACT),
-    _Row("sin", 1, np.sin, _INEXACT),
-    _Row("cos", 1, np.cos, _INEXACT),
+    _Row("sin", 1, _q(np.sin), _INEXACT),
+    _Row("cos", 1, _q(np.cos), _INEXACT),
     _Row("tan", 1, _q(np.tan), _INEXACT),
     _Row("asin", 1, _q(np.arcsin), _INEXACT),
     _Row("acos", 1, _q(np.arccos), _INEXACT),
-    _Row("atan", 1, np.arctan, _INEXACT),
+    _Row("atan", 1, _q(np.arctan), _INEXACT),
     _Row("sinh", 1, _q(np.sinh), _INEXACT),
     _Row("cosh", 1, _q(np.cosh), _INEXACT),
-    _Row("asinh", 1, np.arcsinh, _INEXACT),
+    _Row("asinh", 1, _q(np.arcsinh), _INEXACT),
     _Row("acosh", 1, _q(np.arccosh), _INEXACT),
     _Row("atanh", 1, _q(np.arctanh), _INEXACT),
     _Row("sqrt", 1, _q(np.sqrt), _INEXACT),
     _Row("rsqrt", 1, _q(_rsqrt_impl), _INEXACT),
-    _Row("cbrt", 1, _cbrt_impl, _FLOAT),
+    _Row("cbrt", 1, _q(_cbrt_impl), _FLOAT),
     _Row("square", 1, _q(np.square), _NUM),
-    _Row("abs", 1, np.abs, _NUM, _to_real),
+    _Row("abs", 1, _q(np.abs), _NUM, _to_real),
     _Row("not", 1, _not_impl, _INT_BOOL, differentiable=False),
     _Row("real", 1, np.real, _COMPLEX, _to_real),
     _Row("imag", 1, np.imag, _COMPLEX, _to_real),
-    _Row("conj", 1, _conj_impl, _INEXACT, _to_complex),
+    _Row("conj", 1, _q(_conj_impl), _INEXACT, _to_complex),
     _Row("erf", 1, _q(_special.erf), _FLOAT),
     _Row("erfc", 1, _q(_special.erfc), _FLOAT),
     _Row("erf_inv", 1, _q(_special.erf_inv), _FLOAT),
     _Row("lgamma", 1, _q(_special.lgamma), _FLOAT),
     _Row("digamma", 1, _q(_special.digamma), _FLOAT),
-    _Row("add", 2, np.add, _ANY),
-    _Row("sub", 2, np.subtract, _NUM),
-    _Row("mul", 2, np.multiply, _ANY),
+    _Row("add", 2, _q(np.add), _ANY),
+    _Row("sub", 2, _q(np.subtract), _NUM),
+    _Row("mul", 2, _q(np.multiply), _ANY),
     _Row("div", 2, _q(_div_impl), _NUM),
     _Row("rem", 2, _q(_rem_impl), _NUM),
     _Row("pow", 2, _q(_pow_impl), _INEXACT),
-    _Row("max", 2, _max_impl, _ANY),
-    _Row("min", 2, _min_impl, _ANY),
-    _Row("atan2", 2, np.arctan2, _FLOAT),
-    _Row("nextafter", 2, np.nextafter, _FLOAT, differentiable=False),
+    _Row("max", 2, _q(_max_impl), _ANY),
+    _Row("min", 2, _q(_min_impl), _ANY),
+    _Row("atan2", 2, _q(np.arctan2), _FLOAT),
+    _Row("nextafter", 2, _q(np.nextafter), _FLOAT, differentiable=False),
     _Row("polygamma", 2, _q(_special.polygamma), _FLOAT),
     _Row("complex", 2, _complex_impl, _FLOAT, _to_complex),
     _Row("eq", 2, np.equal, _ANY, _to_bool, differentiable=False),
@@ -471,6 +528,8 @@ _TABLE: tuple[_Row, ...] = (
     _Row("xor", 2, np.bitwise_xor, _INT_BOOL, differentiable=False),
     _Row("shift_left", 2, np.left_shift, _INT, differentiable=False),
     _Row("shift_right_arithmetic", 2, np.right_shift, _INT, differentiable=False),
+    _Row("shift_right_logical", 2, _shift_right_logical_impl, _INT, differentiable=False),
+    _Row("population_count", 1, _population_count_impl, _INT, differentiable=False),
 )
 
 
@@ -546,7 +605,7 @@ def _complex_transpose(ct, x, y):
 
 def _conj_transpose(ct, x):
     ct = instantiate_zeros(ct)
-    if get_aval(x.aval if hasattr(x, "aval") else x).dtype.kind == "c":
+    if np.dtype(x.aval.dtype).kind == "c":
         return [conj(ct)]
     return [real(ct)]
 
@@ -625,8 +684,12 @@ def _is_python_scalar(x: Any) -> bool:
     return type(x) in (bool, int, float, complex)
 
 
-def elementwise_args(*args: Any) -> list[Any]:
-    """Give Python scalars the dtype of the array operands and broadcast to one shape."""
+def elementwise_args(*args: Any, name: str | None = None) -> list[Any]:
+    """Give Python scalars the dtype of the array operands and broadcast to one shape.
+
+    With ``name``, also check that the operands share one dtype (eagerly, the primitive's
+    NumPy implementation would otherwise promote silently).
+    """
     strong = [a for a in args if not _is_python_scalar(a)]
     if len(strong) < len(args):
         if strong:
@@ -635,7 +698,14 @@ def elementwise_args(*args: Any) -> list[Any]:
         else:
             dtype = dtypes.result_type(*args)
             args = tuple(np.asarray(a, dtype=dtype) for a in args)
-    shapes = [get_aval(a).shape for a in args]
+    avals = [get_aval(a) for a in args]
+    if name is not None and any(a.dtype != avals[0].dtype for a in avals):
+        shown = ", ".join(np.dtype(a.dtype).name for a in avals)
+        raise FxgradTypeError(
+            f"lax.{name} requires arguments of the same dtype, got {shown}. Convert with "
+            "lax.convert_element_type or use fxgrad.numpy, which promotes."
+        )
+    shapes = [a.shape for a in avals]
     first = shapes[0]
     if all(s == first for s in shapes):
         return list(args)
@@ -710,10 +780,14 @@ or_p = _PRIMS["or"]
 xor_p = _PRIMS["xor"]
 shift_left_p = _PRIMS["shift_left"]
 shift_right_arithmetic_p = _PRIMS["shift_right_arithmetic"]
+shift_right_logical_p = _PRIMS["shift_right_logical"]
+population_count_p = _PRIMS["population_count"]
 
 
 def _unary(prim):
     def fn(x: Any) -> Any:
+        if not isinstance(x, Tracer):
+            prim.abstract_eval(get_aval(x))  # eager: the NumPy impl would not check dtypes
         return prim.bind(x)
 
     fn.__name__ = prim.name
@@ -723,7 +797,7 @@ def _unary(prim):
 
 def _binary(prim):
     def fn(x: Any, y: Any) -> Any:
-        return prim.bind(*elementwise_args(x, y))
+        return prim.bind(*elementwise_args(x, y, name=prim.name))
 
     fn.__name__ = prim.name
     fn.__doc__ = (
@@ -793,6 +867,8 @@ bitwise_or = _binary(or_p)
 bitwise_xor = _binary(xor_p)
 shift_left = _binary(shift_left_p)
 shift_right_arithmetic = _binary(shift_right_arithmetic_p)
+shift_right_logical = _binary(shift_right_logical_p)
+population_count = _unary(population_count_p)
 
 
 def round(x: Any, rounding_method: int = 0) -> Any:  # noqa: A001 - JAX's name
@@ -839,10 +915,10 @@ def integer_pow(x: Any, y: int) -> Any:
 
 def _convert_impl(x, *, new_dtype, weak_type=False):
     x = np.asarray(x)
-    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
-        x = x.real
     if np.dtype(new_dtype) == np.bool_:
         return x != 0
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real
     with np.errstate(all="ignore"):
         return x.astype(new_dtype)
 
@@ -993,13 +1069,113 @@ def select(pred: Any, on_true: Any, on_false: Any) -> Any:
     return select_n(pred, on_false, on_true)
 
 
-_lax_min = min
-_lax_max = max
+def _clamp_impl(lo, x, hi):
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _clamp_abstract_eval(lo: ShapedArray, x: ShapedArray, hi: ShapedArray) -> ShapedArray:
+    for name, bound in (("min", lo), ("max", hi)):
+        if tuple(bound.shape) != tuple(x.shape):
+            raise ShapeError(
+                f"lax.clamp: {name} must be a scalar or have the operand's shape {x.shape}, "
+                f"got shape {bound.shape}."
+            )
+    dts = {np.dtype(a.dtype) for a in (lo, x, hi)}
+    if len(dts) > 1:
+        shown = ", ".join(np.dtype(a.dtype).name for a in (lo, x, hi))
+        raise FxgradTypeError(
+            f"lax.clamp requires min, operand and max of one dtype, got {shown}. Convert "
+            "with lax.convert_element_type or use fxgrad.numpy.clip, which promotes."
+        )
+    if np.dtype(x.dtype).kind == "c":
+        raise FxgradTypeError("lax.clamp does not accept complex operands (they are unordered).")
+    return ShapedArray(x.shape, x.dtype, lo.weak_type and x.weak_type and hi.weak_type)
+
+
+def _clamp_jvp(primals, tangents):
+    """JAX's rule: the operand's tangent passes strictly inside (min, max), min's where it
+    is above the operand (and below max), max's where it is below the operand; at a tie
+    none passes."""
+    lo, x, hi = primals
+    t_lo, t_x, t_hi = tangents
+    out = clamp_p.bind(lo, x, hi)
+    tangent_out: Any = Zero(get_aval(out).update(dtype=dtypes.tangent_dtype(get_aval(out).dtype)))
+    if type(t_lo) is not Zero:
+        inside = bitwise_and(gt(lo, x), lt(lo, hi))
+        tangent_out = add_tangents(tangent_out, select_n(inside, _zeros_like(t_lo), t_lo))
+    if type(t_x) is not Zero:
+        inside = bitwise_and(gt(x, lo), lt(x, hi))
+        tangent_out = add_tangents(tangent_out, select_n(inside, _zeros_like(t_x), t_x))
+    if type(t_hi) is not Zero:
+        tangent_out = add_tangents(tangent_out, select_n(lt(hi, x), _zeros_like(t_hi), t_hi))
+    return out, tangent_out
+
+
+clamp_p = define_primitive(
+    "clamp",
+    impl=_q(_clamp_impl),
+    abstract_eval=_clamp_abstract_eval,
+    jvp=_clamp_jvp,
+    batch=None,
+    kernel="elementwise",
+    kernel_op="clamp",
+)
+batching.batch_rules[clamp_p] = batching.broadcast_batcher(clamp_p)
 
 
 def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002 - JAX's argument names
-    """``min(max(x, min), max)`` elementwise (JAX's argument order)."""
-    return _lax_min(_lax_max(x, min), max)
+    """``x`` limited to ``[min, max]`` elementwise (JAX's argument order).
+
+    ``min`` and ``max`` are scalars or have ``x``'s shape; Python scalars take ``x``'s
+    dtype. The derivative follows JAX: ``x``'s passes strictly between the bounds, a
+    bound's where it is active, and nothing at a tie.
+    """
+    x_aval = get_aval(x)
+    args = []
+    for bound in (min, max):
+        if _is_python_scalar(bound):
+            bound = np.asarray(bound, dtype=x_aval.dtype)
+        if not get_aval(bound).shape and x_aval.shape:
+            from fxgrad.lax.shape import broadcast_in_dim
+
+            bound = broadcast_in_dim(bound, x_aval.shape, ())
+        args.append(bound)
+    _clamp_abstract_eval(get_aval(args[0]), x_aval, get_aval(args[1]))  # eager: check shapes
+    return clamp_p.bind(args[0], x, args[1])
+
+
+def _bitcast_abstract_eval(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
+    old = np.dtype(x.dtype)
+    if old.itemsize != new_dtype.itemsize or np.bool_ in (old.type, new_dtype.type):
+        raise FxgradTypeError(
+            f"lax.bitcast_convert_type from {old.name} to {new_dtype.name}: fxgrad supports "
+            "only non-bool dtypes of equal width (for example float32 <-> int32/uint32)."
+        )
+    return ShapedArray(x.shape, new_dtype, False)
+
+
+def _bitcast_jvp(primals, tangents, *, new_dtype):
+    out = bitcast_convert_type_p.bind(primals[0], new_dtype=new_dtype)
+    return out, Zero(get_aval(out).update(dtype=dtypes.tangent_dtype(new_dtype)))
+
+
+bitcast_convert_type_p = define_primitive(
+    "bitcast_convert_type",
+    impl=lambda x, *, new_dtype: np.asarray(x).view(new_dtype),  # same width: any strides
+    abstract_eval=_bitcast_abstract_eval,
+    jvp=_bitcast_jvp,
+    batch=None,
+    kernel="elementwise",
+    kernel_op="bitcast",
+)
+batching.defvectorized(bitcast_convert_type_p)
+
+
+def bitcast_convert_type(operand: Any, new_dtype: Any) -> Any:
+    """Reinterpret the bits of ``operand`` as ``new_dtype`` (of the same width)."""
+    new_dtype = dtypes.canonicalize_dtype(new_dtype)
+    _bitcast_abstract_eval(get_aval(operand), new_dtype=new_dtype)  # eager: check widths
+    return bitcast_convert_type_p.bind(operand, new_dtype=new_dtype)
 
 
 def _stop_gradient_jvp(primals, tangents):
