@@ -910,7 +910,9 @@ def vmap(
         dims, size = _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names)
         store = _OutStore()
         flat = _flat_fun(fun, in_tree, store)
-        outs, out_dims = batching.vmap_flat(flat, size, dims, flat_args, name=f"vmap({name})")
+        outs, out_dims = batching.vmap_flat(
+            flat, size, dims, flat_args, name=f"vmap({name})", arg_names=leaf_names
+        )
         out_tree = store.treedef
         out_tree_obj = tree_unflatten(out_tree, [0] * out_tree.num_leaves)
         out_spec = _broadcast_prefix(out_axes, out_tree_obj, "out_axes", name)

@@ -182,5 +182,25 @@ def _writeable_root(base: Any) -> bool:
 
 
 core.set_value_wrappers(_unwrap, _wrap)
-core.register_aval_handler(Array, lambda x: core.shaped(x._value.shape, x._value.dtype,
-                                                       x.weak_type))
+core.register_aval_handler(
+    Array, lambda x: core.shaped(x._value.shape, x._value.dtype, x.weak_type)
+)
+
+
+def to_value(x: Any) -> Any:
+    """``x`` as a value transformations accept: a tracer or an ``Array`` (used by ``lax``).
+
+    Python scalars become weak arrays of the default dtypes; NumPy arrays and nested
+    lists become ``Array``s. (``fxgrad.numpy.asarray`` adds dtype arguments and the
+    stacking of lists of traced values.)
+    """
+    if isinstance(x, core.Tracer) or type(x) is Array:
+        return x
+    if type(x) in (bool, int, float, complex):
+        return Array(np.asarray(x, dtype=core.get_aval(x).dtype), weak_type=True)
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"cannot convert a value of type {type(x).__name__} to an fxgrad array")
+    from fxgrad import dtypes
+
+    return Array(arr.astype(dtypes.canonicalize_dtype(arr.dtype), copy=False))

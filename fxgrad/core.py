@@ -217,7 +217,14 @@ class Primitive:
 def _eval_fast(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
     unwrap = _unwrap_value
     vals = [unwrap(a) for a in args]
-    out = prim.impl(*vals, **params)
+    try:
+        out = prim.impl(*vals, **params)
+    except (ValueError, TypeError, IndexError):
+        # The abstract evaluation (skipped on this fast path) explains bad arguments
+        # better than NumPy does: re-raise its error if it has one.
+        if prim.abstract_eval is not None:
+            prim.abstract_eval(*[get_aval(a) for a in args], **params)
+        raise
     if prim.multiple_results:
         if prim.out_weak_types is not None:
             weak = prim.out_weak_types(**params)

@@ -300,11 +300,6 @@ def test_vjp_and_jvp_are_adjoint():
     close(np.dot(np.asarray(jt), c), np.dot(np.asarray(ct), t), 1e-10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="linearize_flat instantiates float0 tangents of integer outputs with lax zeros, "
-    "which cannot build a float0 array (TypeError: a bytes-like object is required)",
-)
 def test_vjp_and_linearize_of_function_with_integer_output():
     def f(x):
         return x * 2.0, fnp.arange(3)

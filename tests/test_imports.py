@@ -55,11 +55,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 
 # Known violations, reported to the owners; excluded from test_import_layering and
 # asserted away (strict xfail) in test_known_layering_violations_are_fixed.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # lax control flow converts operands with fxgrad.numpy's asarray_value; the
-    # conversion belongs in lax (or core) so that lax does not depend on numpy.
-    ("fxgrad.lax.control_flow", "fxgrad.numpy._util"): "asarray_value used by lax",
-}
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {}
 
 
 def _is_known(importer: str, imported: str) -> bool:
@@ -149,7 +145,6 @@ def test_import_layering():
     assert not bad, "import layering (STYLE.md rule 7) violated:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=True, reason="lax.control_flow imports fxgrad.numpy._util")
 def test_known_layering_violations_are_fixed():
     bad = _violations(known=True)
     assert not bad, "\n".join(bad)

@@ -50,12 +50,15 @@ not_mapped = NotMapped()
 
 
 class BatchTracer(Tracer):
-    __slots__ = ("val", "bdim")
+    __slots__ = ("val", "bdim", "debug_origin")
 
-    def __init__(self, trace: BatchTrace, val: Any, bdim: int | NotMapped):
+    def __init__(
+        self, trace: BatchTrace, val: Any, bdim: int | NotMapped, debug_origin: str | None = None
+    ):
         self._trace = trace
         self.val = val
         self.bdim = bdim
+        self.debug_origin = debug_origin
 
     @property
     def aval(self) -> ShapedArray:
@@ -98,9 +101,18 @@ class BatchTrace(Trace):
                 "next to the primitive in fxgrad/lax/."
             )
         out, out_dims = rule(self.axis_size, vals, dims, **params)
+        origin = _combined_origin(tracers)
         if primitive.multiple_results:
-            return [BatchTracer(self, x, d) for x, d in zip(out, out_dims, strict=True)]
-        return BatchTracer(self, out, out_dims)
+            return [BatchTracer(self, x, d, origin) for x, d in zip(out, out_dims, strict=True)]
+        return BatchTracer(self, out, out_dims, origin)
+
+
+def _combined_origin(tracers: Sequence[Any]) -> str | None:
+    from fxgrad.interpreters.partial_eval import _combined_origin as combine
+
+    if not any(getattr(t, "debug_origin", None) for t in tracers):
+        return None
+    return combine(tracers)
 
 
 def vmap_flat(
@@ -110,13 +122,15 @@ def vmap_flat(
     args: Sequence[Any],
     *,
     name: str = "vmap",
+    arg_names: Sequence[str | None] | None = None,
 ) -> tuple[list[Any], list[int | NotMapped]]:
     """Run ``fun`` batched; returns outputs with their batch dimensions."""
+    names = arg_names or [None] * len(args)
     with new_main(BatchTrace, axis_size, name=name) as main:
         trace = BatchTrace(main)
         tracers_in = [
-            BatchTracer(trace, x, d) if d is not not_mapped else x
-            for x, d in zip(args, in_dims, strict=True)
+            BatchTracer(trace, x, d, n) if d is not not_mapped else x
+            for x, d, n in zip(args, in_dims, names, strict=True)
         ]
         outs = fun(*tracers_in)
         tracers_out = [trace.full_raise(o) for o in outs]

@@ -464,9 +464,7 @@ def linearize_flat(
         # The primals are known: hand the JVP their lower-level values, so primal
         # operations skip this partial-evaluation level and only tangents are staged.
         primals = [_as_array_value(p.pval.const) for p in primals_and_tangents[:n]]
-        primals_out, tangents_out = jvp_flat(
-            fun, primals, primals_and_tangents[n:], name=name
-        )
+        primals_out, tangents_out = jvp_flat(fun, primals, primals_and_tangents[n:], name=name)
         return [*primals_out, *(instantiate_zeros(t) for t in tangents_out)]
 
     def tangents_unknown(num_outs: int) -> list[bool]:

@@ -146,6 +146,7 @@ from fxgrad.lax.elementwise import (
     tanh_p,
     xor_p,
 )
+from fxgrad.lax.indexing import *  # noqa: F403
 from fxgrad.lax.linalg import dot, dot_general, dot_general_p
 from fxgrad.lax.reduction import (
     argmax,
@@ -178,9 +179,6 @@ from fxgrad.lax.reduction import (
     reduce_xor,
     reduce_xor_p,
 )
-from fxgrad.lax.indexing import *  # noqa: F403
-from fxgrad.lax.slicing import *  # noqa: F403
-from fxgrad.lax.sorting import *  # noqa: F403
 from fxgrad.lax.shape import (
     broadcast,
     broadcast_in_dim,
@@ -194,11 +192,18 @@ from fxgrad.lax.shape import (
     transpose,
     transpose_p,
 )
+from fxgrad.lax.slicing import *  # noqa: F403
+from fxgrad.lax.sorting import *  # noqa: F403
 
 
 def _zeros(aval):
+    from fxgrad.dtypes import float0
     from fxgrad.lax.elementwise import full_like_aval
 
+    if aval.dtype == float0:  # the tangent of an integer: no data, built directly
+        import numpy
+
+        return numpy.zeros(aval.shape, float0)
     return full_like_aval(aval, 0)
 
 

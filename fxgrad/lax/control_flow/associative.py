@@ -57,8 +57,8 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
       >>> lax.associative_scan(lambda a, b: a + b, fnp.arange(5.0))
       Array([ 0.,  1.,  3.,  6., 10.], dtype=float64)
     """
+    from fxgrad.array import to_value as asarray_value
     from fxgrad.lax.slicing import rev
-    from fxgrad.numpy._util import asarray_value
 
     leaves, tree = tree_flatten(elems)
     leaves = [asarray_value(x) for x in leaves]

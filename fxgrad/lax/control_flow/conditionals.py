@@ -236,7 +236,7 @@ def _stage_branches(
     name: str, branches: Sequence[Callable], operands: tuple, branch_names: Sequence[str]
 ):
     flat_ops, in_tree = tree_flatten(operands)
-    from fxgrad.numpy._util import asarray_value
+    from fxgrad.array import to_value as asarray_value
 
     flat_ops = [asarray_value(x) for x in flat_ops]
     avals = [get_aval(x) for x in flat_ops]

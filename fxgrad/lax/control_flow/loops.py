@@ -333,7 +333,7 @@ def while_loop(
         after ``max_steps`` iterations. Without it, ``grad`` raises
         ``WhileLoopReverseModeError`` (forward mode works).
     """
-    from fxgrad.numpy._util import asarray_value
+    from fxgrad.array import to_value as asarray_value
 
     if max_steps is not None:
         max_steps = int(max_steps)
@@ -417,8 +417,8 @@ def fori_loop(
 
         (_, val), _ = scan(step, (np.asarray(lo, dtype), init_val), None, length=length)
         return val
+    from fxgrad.array import to_value as asarray_value
     from fxgrad.lax import elementwise as ew
-    from fxgrad.numpy._util import asarray_value
 
     lower, upper = asarray_value(lower), asarray_value(upper)
     dtype = np.result_type(get_aval(lower).dtype, get_aval(upper).dtype)

@@ -408,7 +408,7 @@ def scan(
     Returns:
       ``(final_carry, stacked_ys)``.
     """
-    from fxgrad.numpy._util import asarray_value
+    from fxgrad.array import to_value as asarray_value
 
     init_flat, init_tree = tree_flatten(init)
     init_flat = [asarray_value(x) for x in init_flat]
