@@ -1,14 +1,26 @@
-"""``dot_general``: batched tensor contraction, the one matrix-multiply primitive.
+"""Linear algebra primitives: ``dot_general``, ``triangular_solve`` and ``cholesky``.
 
-``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``. The
-output's axes are the batch axes, then the lhs free axes, then the rhs free axes (XLA's
-convention, as in JAX). It is bilinear: the JVP is ``dot(t_l, r) + dot(l, t_r)`` and
-each transpose is another ``dot_general`` followed by a ``transpose`` that puts the
-axes back in the operand's order.
+``dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch,
+rhs_batch))``. The output's axes are the batch axes, then the lhs free axes, then the rhs
+free axes (XLA's convention, as in JAX). It is bilinear: the JVP is
+``dot(t_l, r) + dot(l, t_r)`` and each transpose is another ``dot_general`` followed by a
+``transpose`` that puts the axes back in the operand's order.
+
+``triangular_solve`` solves ``op(a) x = b`` (or ``x op(a) = b``) for triangular ``a``; it
+is linear in ``b`` (its transpose is the solve with ``op(a)`` transposed), and its JVP in
+``a`` is ``-op(a)^-1 op(a_dot) x``. ``cholesky`` follows Murray (2016), "Differentiation of
+the Cholesky decomposition" (https://arxiv.org/abs/1602.07527):
+``L_dot = L Phi(L^-1 A_dot L^-H)`` with ``Phi`` taking the lower triangle and half the
+diagonal. Both work on stacks ``[..., m, m]`` natively, so their batch rules move the batch
+axis to the front. The other decompositions (LU, QR, eigh, SVD, eig) live in
+``fxgrad.lax.decompositions`` and are reachable here too (``fxgrad.lax.linalg.qr``), as
+in ``jax.lax.linalg``. The matrix helpers below (``_mT``, ``_H``, ``_tril``, ...) are
+written with lax functions so the rules built from them transform again.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,8 +31,10 @@ from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.interpreters import batching
 from fxgrad.interpreters.jvp import Zero, add_tangents
 from fxgrad.interpreters.transpose import is_undefined_primal
+from fxgrad.lax import elementwise as ew
 from fxgrad.lax._define import define_primitive
-from fxgrad.lax.shape import transpose
+from fxgrad.lax.reduction import reduce_sum
+from fxgrad.lax.shape import broadcast_in_dim, reshape, transpose
 
 DimensionNumbers = tuple[tuple[tuple[int, ...], tuple[int, ...]], tuple[tuple[int, ...], ...]]
 
@@ -32,6 +46,10 @@ def _free_axes(ndim: int, contract: Sequence[int], batch: Sequence[int]) -> list
 def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_element_type=None):
     lhs, rhs = np.asarray(lhs), np.asarray(rhs)
     (lc, rc), (lb, rb) = dimension_numbers
+    out_dtype = _out_dtype(lhs.dtype, preferred_element_type)
+    if not lb and lc == (lhs.ndim - 1,) and rc == (0,) and rhs.ndim <= 2 and lhs.ndim:
+        # x @ W: NumPy's dot already orders the result (lhs free, rhs free).
+        return np.dot(lhs, rhs).astype(out_dtype, copy=False)
     lf = _free_axes(lhs.ndim, lc, lb)
     rf = _free_axes(rhs.ndim, rc, rb)
     # Lay both operands out as (batch, free, contract) and use matmul.
@@ -41,11 +59,10 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_
     batch_shape = lhs_t.shape[:nb]
     lf_shape = lhs_t.shape[nb : nb + len(lf)]
     rf_shape = rhs_t.shape[nb + len(rc) :]
-    k = int(np.prod(lhs_t.shape[nb + len(lf) :], dtype=np.int64))
-    m = int(np.prod(lf_shape, dtype=np.int64))
-    n = int(np.prod(rf_shape, dtype=np.int64))
+    k = math.prod(lhs_t.shape[nb + len(lf) :])
+    m = math.prod(lf_shape)
+    n = math.prod(rf_shape)
     out = np.matmul(lhs_t.reshape(*batch_shape, m, k), rhs_t.reshape(*batch_shape, k, n))
-    out_dtype = _out_dtype(lhs.dtype, preferred_element_type)
     return out.reshape((*batch_shape, *lf_shape, *rf_shape)).astype(out_dtype, copy=False)
 
 
@@ -228,3 +245,459 @@ def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any =
         )
     dims = (((lhs_ndim - 1,), (0,)), ((), ()))
     return dot_general(lhs, rhs, dims, precision, preferred_element_type)
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers on stacks of matrices [..., m, n], written with lax functions
+# ---------------------------------------------------------------------------------------
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(get_aval(x).shape)
+
+
+def _is_complex(x: Any) -> bool:
+    return np.dtype(get_aval(x).dtype).kind == "c"
+
+
+def _mT(x: Any) -> Any:
+    """Swap the last two axes."""
+    nd = len(_shape(x))
+    return transpose(x, (*range(nd - 2), nd - 1, nd - 2))
+
+
+def _H(x: Any) -> Any:
+    """The conjugate transpose of each matrix of the stack."""
+    x = _mT(x)
+    return ew.conj(x) if _is_complex(x) else x
+
+
+def _conj(x: Any) -> Any:
+    return ew.conj(x) if _is_complex(x) else x
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` for stacks with equal batch shapes."""
+    nd = len(_shape(a))
+    batch = tuple(range(nd - 2))
+    return dot_general_p.bind(
+        a,
+        b,
+        dimension_numbers=(((nd - 1,), (nd - 2,)), (batch, batch)),
+        precision=None,
+        preferred_element_type=None,
+    )
+
+
+def _constant(mask: np.ndarray, like: Any) -> Any:
+    """A constant ``[m, n]`` matrix broadcast to the shape (and dtype) of ``like``."""
+    aval = get_aval(like)
+    return _constant_of(mask, tuple(aval.shape), aval.dtype)
+
+
+def _constant_of(mask: np.ndarray, shape: tuple[int, ...], dtype: Any) -> Any:
+    nd = len(shape)
+    return broadcast_in_dim(np.asarray(mask, dtype=dtype), shape, (nd - 2, nd - 1))
+
+
+def _tril(x: Any, k: int = 0) -> Any:
+    m, n = _shape(x)[-2:]
+    return ew.mul(x, _constant(np.tri(m, n, k), x))
+
+
+def _triu(x: Any, k: int = 0) -> Any:
+    m, n = _shape(x)[-2:]
+    return ew.mul(x, _constant(1 - np.tri(m, n, k - 1), x))
+
+
+def _eye_like(x: Any) -> Any:
+    m, n = _shape(x)[-2:]
+    return _constant(np.eye(m, n), x)
+
+
+def _diagonal(x: Any) -> Any:
+    """``x[..., i, i]`` of square matrices: ``[..., n, n] -> [..., n]``."""
+    nd = len(_shape(x))
+    return reduce_sum(ew.mul(x, _eye_like(x)), (nd - 1,))
+
+
+def _row_vector(v: Any, shape: tuple[int, ...]) -> Any:
+    """``v[..., None, :]`` broadcast to ``shape`` (``v`` varies along the columns)."""
+    nd = len(shape)
+    return broadcast_in_dim(v, shape, (*range(nd - 2), nd - 1))
+
+
+def _col_vector(v: Any, shape: tuple[int, ...]) -> Any:
+    """``v[..., :, None]`` broadcast to ``shape`` (``v`` varies along the rows)."""
+    nd = len(shape)
+    return broadcast_in_dim(v, shape, tuple(range(nd - 1)))
+
+
+def _diag_embed(v: Any) -> Any:
+    """``[..., n] -> [..., n, n]`` with ``v`` on the diagonal."""
+    n = _shape(v)[-1]
+    shape = (*_shape(v), n)
+    return ew.mul(_row_vector(v, shape), _constant_of(np.eye(n), shape, get_aval(v).dtype))
+
+
+def _to_dtype(x: Any, dtype: Any) -> Any:
+    if np.dtype(get_aval(x).dtype) == np.dtype(dtype):
+        return x
+    return ew.convert_element_type(x, dtype)
+
+
+def _hermitian_part(t: Any, lower: bool) -> Any:
+    """The Hermitian matrix whose ``lower`` (or upper) triangle is that of ``t``.
+
+    LAPACK's symmetric routines read one triangle only (and the real part of the
+    diagonal), so this is the tangent of the matrix they actually see.
+    """
+    off = _tril(t, -1) if lower else _triu(t, 1)
+    diag = ew.mul(t, _eye_like(t))
+    if _is_complex(t):
+        diag = _to_dtype(ew.real(diag), get_aval(t).dtype)
+    return ew.add(ew.add(off, _H(off)), diag)
+
+
+def batch_at_front(prim: Any, axis_size: int, vals: Sequence[Any], dims: Sequence[Any], params):
+    """Batch rule of a primitive whose impl handles stacks: batch axes go to the front."""
+    moved = [batching.bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims, strict=True)]
+    out = prim.bind(*moved, **params)
+    if prim.multiple_results:
+        return out, [0] * len(out)
+    return out, 0
+
+
+def check_matrix(fn_name: str, aval: Any, *, square: bool = False, arg: str = "x") -> None:
+    """Raise a named error unless ``aval`` is a stack of (square) inexact matrices."""
+    shape = tuple(aval.shape)
+    if len(shape) < 2 or (square and shape[-1] != shape[-2]):
+        want = "square matrices [..., n, n]" if square else "matrices [..., m, n]"
+        raise ShapeError(
+            f"lax.linalg.{fn_name}: argument {arg} must be a stack of {want}, got shape "
+            f"{shape}; pass an array with at least two axes"
+            + (" whose last two are equal" if square else "")
+        )
+    if np.dtype(aval.dtype).kind not in "fc":
+        raise FxgradTypeError(
+            f"lax.linalg.{fn_name}: argument {arg} must have a floating or complex dtype, got "
+            f"{np.dtype(aval.dtype).name}; convert it first (fxgrad.numpy.linalg does)"
+        )
+
+
+def lapack_stack(fn: Any, x: np.ndarray, core_outs: Sequence[tuple[tuple[int, ...], Any]]):
+    """``fn(x)`` over a stack of matrices, with NaN results where LAPACK fails.
+
+    NumPy raises ``LinAlgError`` for a whole stack when one matrix fails (not positive
+    definite, no convergence); JAX returns NaNs for that matrix instead, and so do we:
+    the stack is retried one matrix at a time. ``core_outs`` gives the shape and dtype
+    of each output for one matrix.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            return tuple(fn(x))
+    except np.linalg.LinAlgError:
+        pass
+    batch = x.shape[:-2]
+    outs = [np.full((*batch, *shape), np.nan, dtype=dtype) for shape, dtype in core_outs]
+    for idx in np.ndindex(*batch):
+        try:
+            with np.errstate(all="ignore"):
+                res = fn(x[idx])
+        except np.linalg.LinAlgError:
+            continue
+        for out, r in zip(outs, res, strict=True):
+            out[idx] = r
+    return tuple(outs)
+
+
+# ---------------------------------------------------------------------------------------
+# triangular_solve
+# ---------------------------------------------------------------------------------------
+
+
+def _effective_triangle(a: np.ndarray, lower: bool, unit_diagonal: bool) -> np.ndarray:
+    a = np.tril(a) if lower else np.triu(a)
+    if unit_diagonal:
+        idx = np.arange(a.shape[-1])
+        a[..., idx, idx] = 1
+    return a
+
+
+def _substitute(a: np.ndarray, b: np.ndarray, lower: bool) -> np.ndarray:
+    """Forward/back substitution for ``a x = b`` over a stack (LAPACK trsm semantics).
+
+    Used when ``np.linalg.solve`` refuses a singular triangle: a zero on the diagonal
+    gives infinities and NaNs, as trsm does.
+    """
+    m = a.shape[-1]
+    x = np.zeros(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + b.shape[-2:], b.dtype)
+    order = range(m) if lower else range(m - 1, -1, -1)
+    for i in order:
+        acc = b[..., i, :] - np.einsum("...j,...jk->...k", a[..., i, :], x)
+        x[..., i, :] = acc / a[..., i, i, None]
+    return x
+
+
+def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = b.dtype
+    op_a = _effective_triangle(a, lower, unit_diagonal)
+    if conjugate_a:
+        op_a = op_a.conj()
+    op_lower = lower
+    if transpose_a:
+        op_a = np.swapaxes(op_a, -1, -2)
+        op_lower = not lower
+    if not left_side:  # x op(a) = b  <=>  op(a)^T x^T = b^T
+        op_a, b = np.swapaxes(op_a, -1, -2), np.swapaxes(b, -1, -2)
+        op_lower = not op_lower
+    if op_a.shape[-1] == 0 or b.shape[-1] == 0:
+        x = np.zeros(b.shape, dtype)
+    else:
+        try:
+            with np.errstate(all="ignore"):
+                x = np.linalg.solve(op_a, b)
+        except np.linalg.LinAlgError:
+            with np.errstate(all="ignore"):
+                x = _substitute(op_a, b, op_lower)
+    if not left_side:
+        x = np.swapaxes(x, -1, -2)
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conjugate_a,
+                                    unit_diagonal):
+    check_matrix("triangular_solve", a, square=True, arg="a")
+    check_matrix("triangular_solve", b, arg="b")
+    if np.dtype(a.dtype) != np.dtype(b.dtype):
+        raise FxgradTypeError(
+            f"lax.linalg.triangular_solve requires a and b of the same dtype, got "
+            f"{np.dtype(a.dtype).name} and {np.dtype(b.dtype).name}"
+        )
+    m = a.shape[-1]
+    side_dim = b.shape[-2] if left_side else b.shape[-1]
+    if a.shape[:-2] != b.shape[:-2] or side_dim != m:
+        want = f"[..., {m}, n]" if left_side else f"[..., n, {m}]"
+        raise ShapeError(
+            f"lax.linalg.triangular_solve: with a of shape {tuple(a.shape)} and "
+            f"left_side={left_side}, b must have shape {want} with the same batch axes "
+            f"{tuple(a.shape[:-2])}, got {tuple(b.shape)}"
+        )
+    return ShapedArray(tuple(b.shape), np.dtype(b.dtype), False)
+
+
+def _op(x: Any, transpose_a: bool, conjugate_a: bool) -> Any:
+    if conjugate_a:
+        x = _conj(x)
+    return _mT(x) if transpose_a else x
+
+
+def _triangular_solve_jvp(primals, tangents, **params):
+    a, b = primals
+    a_dot, b_dot = tangents
+    x = triangular_solve_p.bind(a, b, **params)
+    x_dot: Any = Zero(get_aval(x))
+    if type(b_dot) is not Zero:
+        x_dot = triangular_solve_p.bind(a, b_dot, **params)
+    if type(a_dot) is not Zero:
+        # Only the triangle of a (without its diagonal when unit_diagonal) is read.
+        if params["lower"]:
+            a_dot = _tril(a_dot, -1 if params["unit_diagonal"] else 0)
+        else:
+            a_dot = _triu(a_dot, 1 if params["unit_diagonal"] else 0)
+        op_dot = _op(a_dot, params["transpose_a"], params["conjugate_a"])
+        rhs = _matmul(op_dot, x) if params["left_side"] else _matmul(x, op_dot)
+        x_dot = add_tangents(x_dot, ew.neg(triangular_solve_p.bind(a, rhs, **params)))
+    return x, x_dot
+
+
+def _triangular_solve_transpose(ct, a, b, **params):
+    # x = op(a)^-1 b is linear in b; its transpose applies op(a)^-T: flip transpose_a.
+    assert is_undefined_primal(b) and not is_undefined_primal(a)
+    if type(ct) is Zero:
+        return [None, Zero(b.aval)]
+    flipped = {**params, "transpose_a": not params["transpose_a"]}
+    return [None, triangular_solve_p.bind(a, ct, **flipped)]
+
+
+def _triangular_solve_batch(axis_size, vals, dims, **params):
+    a, b = vals
+    a_dim, b_dim = dims
+    if a_dim is batching.not_mapped:
+        # One matrix, many right-hand sides: fold the batch into b's free axis.
+        nd = len(_shape(b))
+        if params["left_side"]:
+            b = batching.moveaxis(b, b_dim, nd - 1)
+            *rest, m, n, size = _shape(b)
+            out = triangular_solve_p.bind(a, reshape(b, (*rest, m, n * size)), **params)
+            return reshape(out, (*rest, m, n, size)), nd - 1
+        b = batching.moveaxis(b, b_dim, nd - 3)
+        *rest, size, n, m = _shape(b)
+        out = triangular_solve_p.bind(a, reshape(b, (*rest, size * n, m)), **params)
+        return reshape(out, (*rest, size, n, m)), nd - 3
+    return batch_at_front(triangular_solve_p, axis_size, vals, dims, params)
+
+
+triangular_solve_p = define_primitive(
+    "triangular_solve",
+    impl=_triangular_solve_impl,
+    abstract_eval=_triangular_solve_abstract_eval,
+    jvp=_triangular_solve_jvp,
+    transpose=_triangular_solve_transpose,
+    batch=_triangular_solve_batch,
+    kernel="library",
+)
+
+
+def triangular_solve(
+    a: Any,
+    b: Any,
+    *,
+    left_side: bool = False,
+    lower: bool = False,
+    transpose_a: bool = False,
+    conjugate_a: bool = False,
+    unit_diagonal: bool = False,
+) -> Any:
+    """Solve a triangular system (JAX's ``lax.linalg.triangular_solve``).
+
+    With ``left_side=True`` solves ``op(a) @ x = b``, otherwise ``x @ op(a) = b``, where
+    ``op(a)`` is ``a``, ``a.T`` (``transpose_a``), ``conj(a)`` (``conjugate_a``) or
+    ``a.H`` (both). Only the ``lower`` (or upper) triangle of ``a`` is read, and its
+    diagonal is taken to be ones when ``unit_diagonal``. A zero on the diagonal gives
+    infinities or NaNs, as LAPACK's trsm does; there is no error.
+
+    Args:
+      a: ``[..., m, m]`` floating or complex.
+      b: ``[..., m, n]`` (``left_side``) or ``[..., n, m]``, same dtype and batch axes.
+
+    Returns:
+      ``x`` with the shape and dtype of ``b``.
+
+    Raises:
+      ShapeError: shapes that do not match as above.
+      FxgradTypeError: integer operands or mismatched dtypes.
+
+    Example:
+      >>> import numpy as np
+      >>> from fxgrad.lax.linalg import triangular_solve
+      >>> a = np.array([[2.0, 0.0], [1.0, 1.0]])
+      >>> triangular_solve(a, np.array([[2.0], [3.0]]), left_side=True, lower=True)
+      Array([[1.],
+             [2.]], dtype=float64)
+    """
+    params = {
+        "left_side": bool(left_side),
+        "lower": bool(lower),
+        "transpose_a": bool(transpose_a),
+        "conjugate_a": bool(conjugate_a),
+        "unit_diagonal": bool(unit_diagonal),
+    }
+    _triangular_solve_abstract_eval(get_aval(a), get_aval(b), **params)
+    return triangular_solve_p.bind(a, b, **params)
+
+
+# ---------------------------------------------------------------------------------------
+# cholesky
+# ---------------------------------------------------------------------------------------
+
+
+def _cholesky_impl(x):
+    x = np.asarray(x)
+    n = x.shape[-1]
+    (out,) = lapack_stack(lambda m: (np.linalg.cholesky(m),), x, [((n, n), x.dtype)])
+    return np.ascontiguousarray(out, dtype=x.dtype)
+
+
+def _cholesky_abstract_eval(x):
+    check_matrix("cholesky", x, square=True)
+    return ShapedArray(tuple(x.shape), np.dtype(x.dtype), False)
+
+
+def _cholesky_jvp(primals, tangents):
+    (x,), (x_dot,) = primals, tangents
+    chol = cholesky_p.bind(x)
+    # Murray (2016): L_dot = L Phi(L^-1 A_dot L^-H), Phi = lower triangle, half diagonal.
+    a_dot = _hermitian_part(x_dot, lower=True)
+    tmp = triangular_solve(chol, a_dot, left_side=True, lower=True)
+    tmp = triangular_solve(
+        chol, tmp, left_side=False, lower=True, transpose_a=True, conjugate_a=True
+    )
+    n = _shape(x)[-1]
+    phi = ew.mul(tmp, _constant(np.tri(n, n, -1) + 0.5 * np.eye(n), tmp))
+    return chol, _matmul(chol, phi)
+
+
+def _cholesky_batch(axis_size, vals, dims):
+    return batch_at_front(cholesky_p, axis_size, vals, dims, {})
+
+
+cholesky_p = define_primitive(
+    "cholesky",
+    impl=_cholesky_impl,
+    abstract_eval=_cholesky_abstract_eval,
+    jvp=_cholesky_jvp,
+    batch=_cholesky_batch,
+    kernel="library",
+)
+
+
+def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
+    """The lower Cholesky factor ``L`` of Hermitian positive-definite matrices.
+
+    ``x = L @ L.H`` with ``L`` lower triangular and a positive real diagonal (JAX's
+    ``lax.linalg.cholesky``). With ``symmetrize_input`` the factorised matrix is
+    ``(x + x.H) / 2``, so the derivative is that of a symmetric function; otherwise only
+    the lower triangle of ``x`` is read (and so differentiated). A matrix that is not
+    positive definite gives NaNs (no error), as in JAX.
+
+    Args:
+      x: ``[..., n, n]`` floating or complex.
+      symmetrize_input: symmetrize ``x`` first.
+
+    Returns:
+      ``L``, with the shape and dtype of ``x``.
+
+    Example:
+      >>> import numpy as np
+      >>> from fxgrad.lax.linalg import cholesky
+      >>> cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
+      Array([[2., 0.],
+             [1., 2.]], dtype=float64)
+    """
+    check_matrix("cholesky", get_aval(x), square=True)
+    if symmetrize_input:
+        x = symmetrize(x)
+    return cholesky_p.bind(x)
+
+
+def symmetrize(x: Any) -> Any:
+    """``(x + x.H) / 2``, the Hermitian part of each matrix."""
+    return ew.mul(ew.add(x, _H(x)), np.asarray(0.5, dtype=get_aval(x).dtype))
+
+
+_DECOMPOSITIONS = (
+    "eig",
+    "eig_p",
+    "eigh",
+    "eigh_p",
+    "lu",
+    "lu_p",
+    "lu_pivots_to_permutation",
+    "lu_pivots_to_permutation_p",
+    "qr",
+    "qr_p",
+    "svd",
+    "svd_p",
+)
+
+
+def __getattr__(name: str) -> Any:
+    # ``lax.linalg.qr`` etc., as in ``jax.lax.linalg``; they live in a module of their
+    # own (decompositions imports this one, so the lookup is lazy).
+    if name in _DECOMPOSITIONS:
+        from fxgrad.lax import decompositions
+
+        return getattr(decompositions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -111,6 +111,15 @@ def matmul(a: Any, b: Any, /, *, precision: Any = None, preferred_element_type: 
             f"({sa[-1]}) must equal the {'only' if len(sb) == 1 else 'second-to-last'} "
             f"axis of b ({k_b})"
         )
+    if len(sa) <= 2 and len(sb) <= 2:
+        # Vectors and matrices: one dot_general, no broadcasting (the common case).
+        dims = (((len(sa) - 1,), (0,)), ((), ()))
+        return llinalg.dot_general(a, b, dims, precision, preferred_element_type)
+    if len(sa) == len(sb) and sa[:-2] == sb[:-2]:
+        nd = len(sa)
+        batch_axes = tuple(range(nd - 2))
+        dims = (((nd - 1,), (nd - 2,)), (batch_axes, batch_axes))
+        return llinalg.dot_general(a, b, dims, precision, preferred_element_type)
     a_batch, b_batch = sa[:-2], sb[:-2]
     batch = _broadcast_batch("matmul", a_batch, b_batch, sa, sb)
     nb = len(batch)
