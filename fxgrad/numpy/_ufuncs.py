@@ -245,10 +245,10 @@ def _integer_power(x: Any, y: Any) -> Any:
 
 
 def float_power(x1: Any, x2: Any, /) -> Any:
+    """``x1 ** x2`` computed in float64 (complex128 for complex input), as NumPy."""
     x1, x2 = promote_args("float_power", x1, x2)
-    dtype = dtypes.to_inexact_dtype(get_aval(x1).dtype)
-    if dtype.kind == "f":
-        dtype = np.dtype(np.float64)
+    kind = get_aval(x1).dtype.kind
+    dtype = np.dtype(np.complex128 if kind == "c" else np.float64)
     return ew.pow(ew.convert_element_type(x1, dtype), ew.convert_element_type(x2, dtype))
 
 
@@ -397,12 +397,20 @@ def _select(condition: Any, on_true: Any, on_false: Any) -> Any:
 
 def log2(x: Any, /) -> Any:
     """Base-2 logarithm, ``log(x) / log(2)`` (as jax.numpy; NumPy's is exact at powers of 2)."""
-    return true_divide(log(x), _LN2)
+    return _scaled_log(x, _LN2)
 
 
 def log10(x: Any, /) -> Any:
     """Base-10 logarithm, ``log(x) / log(10)``."""
-    return true_divide(log(x), _LN10)
+    return _scaled_log(x, _LN10)
+
+
+def _scaled_log(x: Any, base_log: float) -> Any:
+    out = log(x)
+    if get_aval(out).dtype.kind == "c":
+        # part by part: a complex division would turn log(0) = -inf + 0j into NaNs
+        return ew.complex(true_divide(ew.real(out), base_log), true_divide(ew.imag(out), base_log))
+    return true_divide(out, base_log)
 
 
 def deg2rad(x: Any, /) -> Any:
