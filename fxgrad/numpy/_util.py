@@ -104,6 +104,8 @@ def _promotion_key(args: Sequence[Any]) -> tuple | None:
             key.append((a._value.dtype, a.weak_type))
         elif t in _PY_SCALARS:
             key.append(t)
+        elif t is np.ndarray:
+            key.append((a.dtype, False))
         elif isinstance(a, Tracer):
             aval = a.aval
             key.append((aval.dtype, aval.weak_type))
@@ -132,12 +134,18 @@ def promote_dtypes(*args: Any) -> list[Any]:
         if type(a) in _PY_SCALARS:
             # An Array carries the weak type into traced code (a weak Literal).
             out.append(Array(dtypes.convert_scalar(a, dtype), weak_type=weak))
-        elif isinstance(a, (Array, Tracer)):
-            out.append(a if a.dtype == dtype else ew.convert_element_type(a, dtype))
         else:
-            arr = asarray_value(a)
-            out.append(arr if arr.dtype == dtype else ew.convert_element_type(arr, dtype))
+            if not isinstance(a, (Array, Tracer)):
+                a = asarray_value(a)
+            out.append(a if a.dtype == dtype else _convert(a, dtype, weak))
     return out
+
+
+def _convert(x: Any, dtype: np.dtype, weak: bool) -> Any:
+    """``x`` cast to ``dtype``, keeping the weak type the promotion decided (as JAX)."""
+    if not weak:
+        return ew.convert_element_type(x, dtype)
+    return ew.convert_element_type_p.bind(x, new_dtype=dtype, weak_type=True)
 
 
 def promote_shapes(fn_name: str, *args: Any) -> list[Any]:
@@ -174,7 +182,7 @@ def _eager_promotion(args: Sequence[Any]) -> tuple[np.dtype, bool] | None:
     """Cached ``result_type_with_weak`` for Arrays and Python scalars, else None."""
     for a in args:
         t = type(a)
-        if t is not Array and t not in _PY_SCALARS:
+        if t is not Array and t not in _PY_SCALARS and t is not np.ndarray:
             return None
     return _result_type(args)
 
