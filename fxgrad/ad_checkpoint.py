@@ -270,7 +270,7 @@ def checkpoint(
       >>> import fxgrad, fxgrad.numpy as fnp
       >>> f = fxgrad.checkpoint(lambda x: fnp.sin(fnp.sin(x)))
       >>> fxgrad.grad(f)(0.5)
-      Array(0.77015115, dtype=float64, weak_type=True)
+      Array(0.77864395, dtype=float64, weak_type=True)
     """
     policy = policy or nothing_saveable
     static = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
@@ -353,3 +353,6 @@ def print_saved_residuals(fun: Callable, *args: Any) -> None:
     """Print the shape, dtype and origin of each value reverse mode saves for ``fun``."""
     for aval, description in saved_residuals(fun, *args):
         print(f"{aval.str_short():<16} {description}")
+
+
+remat_p.out_weak_types = lambda *, jaxpr, **_: [a.weak_type for a in jaxpr.out_avals]

@@ -428,7 +428,7 @@ class custom_vjp:  # noqa: N801 - JAX's name
       ...     return (fnp.clip(g, -1.0, 1.0),)
       >>> clip_gradient.defvjp(fwd, bwd)
       >>> fxgrad.grad(lambda x: 3.0 * clip_gradient(x))(2.0)
-      Array(1., dtype=float64)
+      Array(1., dtype=float64, weak_type=True)
     """
 
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
@@ -542,3 +542,9 @@ def closure_convert(fun: Callable, *example_args: Any) -> tuple[Callable, list[A
         return tree_unflatten(out_tree, outs)
 
     return converted, list(consts)
+
+
+custom_jvp_call_p.out_weak_types = lambda *, call_jaxpr, **_: [
+    a.weak_type for a in call_jaxpr.out_avals
+]
+custom_vjp_call_p.out_weak_types = custom_jvp_call_p.out_weak_types

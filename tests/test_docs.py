@@ -60,6 +60,12 @@ def test_how_it_works_runs() -> None:
 DOCTEST_MODULES = [
     "fxgrad",
     "fxgrad.api",
+    "fxgrad.staging",
+    "fxgrad.custom_derivatives",
+    "fxgrad.ad_checkpoint",
+    "fxgrad.debug",
+    "fxgrad.lax.control_flow.conditionals",
+    "fxgrad.lax.control_flow.associative",
     "fxgrad.config",
     "fxgrad.extend",
     "fxgrad.tree",

@@ -320,3 +320,8 @@ def cond(
     )
     outs = cond_p.bind(index, *consts, *flat_ops, branches=tuple(joined))
     return tree_unflatten(out_tree, outs)
+
+
+cond_p.out_weak_types = lambda *, branches: [
+    all(br.out_avals[i].weak_type for br in branches) for i in range(len(branches[0].out_avals))
+]

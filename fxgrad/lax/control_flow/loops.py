@@ -442,3 +442,6 @@ def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:  # noqa:
     """
     _, ys = scan(lambda carry, x: (carry, f(x)), (), xs)
     return ys
+
+
+while_p.out_weak_types = lambda *, body_jaxpr, **_: [a.weak_type for a in body_jaxpr.out_avals]

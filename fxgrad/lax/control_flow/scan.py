@@ -469,3 +469,6 @@ def scan(
     carry = tree_unflatten(init_tree, outs[:n_carry])
     ys = tree_unflatten(tree_structure(out_example[1]), outs[n_carry:])
     return carry, ys
+
+
+scan_p.out_weak_types = lambda *, jaxpr, **_: [a.weak_type for a in jaxpr.out_avals]
