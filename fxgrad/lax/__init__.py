@@ -12,6 +12,8 @@ import numpy as np
 from fxgrad.interpreters import array_ops as _array_ops
 from fxgrad.lax.call import pjit_p
 from fxgrad.lax.control_flow import *  # noqa: F403
+from fxgrad.lax.conv import *  # noqa: F403
+from fxgrad.lax.decompositions import *  # noqa: F403
 from fxgrad.lax.elementwise import (
     abs,
     abs_p,
@@ -146,6 +148,7 @@ from fxgrad.lax.elementwise import (
     tanh_p,
     xor_p,
 )
+from fxgrad.lax.fft import *  # noqa: F403
 from fxgrad.lax.indexing import *  # noqa: F403
 from fxgrad.lax.linalg import dot, dot_general, dot_general_p
 from fxgrad.lax.reduction import (
@@ -194,6 +197,7 @@ from fxgrad.lax.shape import (
 )
 from fxgrad.lax.slicing import *  # noqa: F403
 from fxgrad.lax.sorting import *  # noqa: F403
+from fxgrad.lax.windowed import *  # noqa: F403
 
 
 def _zeros(aval):

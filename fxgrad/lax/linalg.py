@@ -189,7 +189,8 @@ def _dot_general_batch(
 
 dot_general_p = define_primitive(
     "dot_general",
-    impl=_dot_general_impl,
+    # inf and NaN operands give inf/NaN results without NumPy warnings (JAX never warns).
+    impl=ew._quiet(_dot_general_impl),
     abstract_eval=_dot_general_abstract_eval,
     jvp=_dot_general_jvp,
     transpose=_dot_general_transpose,
@@ -466,8 +467,9 @@ def _triangular_solve_impl(a, b, *, left_side, lower, transpose_a, conjugate_a, 
     return np.ascontiguousarray(x, dtype=dtype)
 
 
-def _triangular_solve_abstract_eval(a, b, *, left_side, lower, transpose_a, conjugate_a,
-                                    unit_diagonal):
+def _triangular_solve_abstract_eval(
+    a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal
+):
     check_matrix("triangular_solve", a, square=True, arg="a")
     check_matrix("triangular_solve", b, arg="b")
     if np.dtype(a.dtype) != np.dtype(b.dtype):

@@ -904,8 +904,10 @@ def full(shape: Sequence[int], fill_value: Any, dtype: Any = None) -> Any:
 
     Example:
       >>> from fxgrad import lax
-      >>> lax.full((2,), 3.0)
-      Array([3., 3.], dtype=float64)
+      >>> lax.full((2,), 3.0)  # a Python scalar fill is weakly typed, as in JAX
+      Array([3., 3.], dtype=float64, weak_type=True)
+      >>> lax.full((2,), 3, "float32")
+      Array([3., 3.], dtype=float32)
     """
     shape = tuple(int(s) for s in shape)
     aval = get_aval(fill_value)

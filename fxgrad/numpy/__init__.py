@@ -11,6 +11,9 @@ import numpy as _np
 
 from fxgrad.array import Array as ndarray
 from fxgrad.numpy import _array_methods  # noqa: F401  (installs operators and methods)
+from fxgrad.numpy import fft  # noqa: F401  (the fxgrad.numpy.fft submodule)
+from fxgrad.numpy._convolve import *  # noqa: F403
+from fxgrad.numpy._convolve import __all__ as _convolve_all
 from fxgrad.numpy._creation import *  # noqa: F403
 from fxgrad.numpy._creation import __all__ as _creation_all
 from fxgrad.numpy._einsum import *  # noqa: F403
@@ -29,6 +32,7 @@ from fxgrad.numpy._sorting import *  # noqa: F403
 from fxgrad.numpy._sorting import __all__ as _sorting_all
 from fxgrad.numpy._ufuncs import *  # noqa: F403
 from fxgrad.numpy._ufuncs import __all__ as _ufuncs_all
+from fxgrad.numpy import linalg  # noqa: E402, F401  (the fxgrad.numpy.linalg submodule)
 
 # dtypes and constants, as NumPy names them
 bool_ = _np.bool_
@@ -54,6 +58,7 @@ newaxis = None
 
 __all__ = [
     *_creation_all,
+    *_convolve_all,
     *_einsum_all,
     *_indexing_all,
     *_joining_all,

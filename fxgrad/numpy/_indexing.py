@@ -400,9 +400,16 @@ def _broadcast_values(values: Any, shape: tuple[int, ...], method: str) -> Any:
         ) from None
 
 
-def _static_box(shape: tuple[int, ...], entries: list[_Entry]) -> Any:
-    """``(starts, sizes, int_dims)`` if the index is a static box (ints, step-1 slices)."""
-    starts, sizes, int_dims = [], [], []
+def _box(shape: tuple[int, ...], entries: list[_Entry]) -> Any:
+    """``(starts, sizes, int_dims, in_bounds)`` when the index selects one box.
+
+    That is an index of integers (static or traced) and step-1 slices. ``in_bounds``
+    is ``True``, ``False`` (a static integer is out of bounds) or a traced bool.
+    Returns None for other indices.
+    """
+    starts: list[Any] = []
+    sizes, int_dims = [], []
+    in_bounds: Any = True
     for e in entries:
         if e.kind == "ellipsis":
             continue
@@ -410,17 +417,51 @@ def _static_box(shape: tuple[int, ...], entries: list[_Entry]) -> Any:
             start, stop, _ = e.value
             starts.append(start)
             sizes.append(max(stop - start, 0))
-        elif e.kind == "int":
-            n = shape[e.dim]
-            i = e.value + n if e.value < 0 else e.value
-            if not 0 <= i < n:
-                return "out_of_bounds"
-            starts.append(i)
-            sizes.append(1)
-            int_dims.append(e.dim)
-        else:
+            continue
+        if e.kind not in ("int", "scalar"):
             return None
-    return starts, sizes, int_dims
+        n = shape[e.dim]
+        if e.kind == "int":
+            i = e.value + n if e.value < 0 else e.value
+            inside: Any = 0 <= i < n
+        else:
+            i = _wrap_negative(e.value, n)
+            zero, size = np.zeros((), _INDEX_DTYPE), np.asarray(n, _INDEX_DTYPE)
+            inside = ew.bitwise_and(ew.ge(i, zero), ew.lt(i, size))
+        in_bounds = _both(in_bounds, inside)
+        starts.append(i)
+        sizes.append(1)
+        int_dims.append(e.dim)
+    return starts, sizes, int_dims, in_bounds
+
+
+def _both(a: Any, b: Any) -> Any:
+    """Logical and of two static or traced bools."""
+    if a is False or b is False:
+        return False
+    if a is True:
+        return b
+    return a if b is True else ew.bitwise_and(a, b)
+
+
+def _box_update(x, box, values, op, method, mode):
+    """The update of a box: ``dynamic_update_slice``, with dropped out-of-bounds writes."""
+    starts, sizes, int_dims, in_bounds = box
+    clip = mode is lind.GatherScatterMode.CLIP
+    if in_bounds is False and not clip:
+        return x
+    target = tuple(s for d, s in enumerate(sizes) if d not in int_dims)
+    update = reshape(_broadcast_values(values, target, method), sizes)
+    if op != "set":
+        if all(isinstance(s, int) for s in starts):
+            old = lsl.slice(x, starts, [s + k for s, k in zip(starts, sizes, strict=True)])
+        else:
+            old = lsl.dynamic_slice(x, starts, sizes, allow_negative_indices=False)
+        update = _COMBINE[op](old, update)
+    out = lsl.dynamic_update_slice(x, update, starts, allow_negative_indices=False)
+    if in_bounds is True or in_bounds is False or clip:
+        return out
+    return ew.select_n(in_bounds, x, out)
 
 
 _COMBINE = {"add": ew.add, "mul": ew.mul, "min": ew.min, "max": ew.max}
@@ -440,18 +481,12 @@ def _scatter_update(x: Any, idx: Any, values: Any, op: str, method: str, **kw: A
     values = ew.convert_element_type(values, aval.dtype)
     mode = lind.GatherScatterMode.from_any(kw.pop("mode"), lind.GatherScatterMode.FILL_OR_DROP)
     entries = _parse(idx, tuple(aval.shape))
-    box = _static_box(aval.shape, entries)
-    if box == "out_of_bounds" and mode is not lind.GatherScatterMode.CLIP:
-        return x
-    if box is not None and box != "out_of_bounds":
-        starts, sizes, int_dims = box
-        target = tuple(s for d, s in enumerate(sizes) if d not in int_dims)
-        update = reshape(_broadcast_values(values, target, method), sizes)
-        if op != "set":
-            limits = [s + k for s, k in zip(starts, sizes, strict=True)]
-            update = _COMBINE[op](lsl.slice(x, starts, limits), update)
-        return lsl.dynamic_update_slice(x, update, starts)
+    box = _box(aval.shape, entries) if aval.size else None
+    if box is not None and (box[3] is not False or mode is not lind.GatherScatterMode.CLIP):
+        return _box_update(x, box, values, op, method, mode)
     # General case: find the flat positions x[idx] reads, then scatter into them.
+    if aval.size == 0:
+        return x
     get_mode = "clip" if mode is lind.GatherScatterMode.CLIP else "fill"
     flat = reshape(lsl.iota(_INDEX_DTYPE, aval.size), aval.shape)
     positions = getitem(flat, idx, mode=get_mode, fill_value=-1)

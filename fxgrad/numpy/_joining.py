@@ -327,6 +327,8 @@ def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:
         return lshape.reshape(roll(flat, shift, 0), get_aval(a).shape)
     ndim = get_aval(a).ndim
     axes = np.atleast_1d(np.asarray(axis, dtype=np.int64))
+    if isinstance(shift, (list, tuple)) and any(isinstance(s, Tracer) for s in shift):
+        shift = stack([ew.convert_element_type(asarray_value(s), np.int64) for s in shift])
     if isinstance(shift, Tracer) and shift.to_concrete_value() is None:
         shift = ew.convert_element_type(shift, np.int64)
         shape = np.broadcast_shapes(get_aval(shift).shape, axes.shape)
@@ -491,7 +493,8 @@ def take(
 
     ``mode``: ``'fill'`` (default, as in JAX: out-of-bounds positions give
     ``fill_value``, NaN by default), ``'clip'``, ``'wrap'`` or ``'promise_in_bounds'``.
-    Negative indices count from the end.
+    Negative indices count from the end, except in ``'clip'`` mode, which clamps them
+    to 0 (as NumPy and JAX do).
 
     Example:
       >>> import fxgrad.numpy as fnp
@@ -513,7 +516,8 @@ def take(
             raise IndexError("fxgrad.numpy.take: cannot do a non-empty take from an empty axis")
         fill = lind.default_fill_value(get_aval(a).dtype) if fill_value is None else fill_value
         return lsl.full(out_shape, fill, get_aval(a).dtype)
-    indices = _normalize_indices(indices, shape[axis], mode)
+    if mode != "clip":  # NumPy's (and JAX's) 'clip' clamps negative indices to 0
+        indices = _normalize_indices(indices, shape[axis], mode)
     indices = lshape.reshape(indices, (*index_shape, 1))
     n_idx = len(index_shape)
     dnums = lind.GatherDimensionNumbers(
@@ -574,7 +578,7 @@ def take_along_axis(
     arr = lshape.broadcast_to_shape(arr, [common.get(d, a_shape[d]) for d in range(len(a_shape))])
     i_target = [common.get(d, i_shape[d]) for d in range(len(i_shape))]
     indices = lshape.broadcast_to_shape(indices, i_target)
-    if a_shape[axis] == 0:
+    if 0 in get_aval(arr).shape or 0 in i_target:
         fill = lind.default_fill_value(get_aval(arr).dtype) if fill_value is None else fill_value
         return lsl.full(i_target, fill, get_aval(arr).dtype)
     indices = _normalize_indices(indices, a_shape[axis], mode)
