@@ -43,6 +43,7 @@ LINEAR = {
     "mul",
     "div",
     "dot_general",
+    "triangular_solve",
     "reduce_sum",
     "reshape",
     "transpose",

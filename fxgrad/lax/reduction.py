@@ -254,7 +254,8 @@ def _product_tangent(x, t, prod_fn, sum_fn):
 
 def _reduce_prod_impl(operand, *, axes):
     operand = np.asarray(operand)
-    return np.prod(operand, axis=axes, dtype=operand.dtype)
+    with np.errstate(all="ignore"):  # overflow to inf, silently (as JAX)
+        return np.prod(operand, axis=axes, dtype=operand.dtype)
 
 
 def _reduce_prod_jvp(primals, tangents, *, axes):

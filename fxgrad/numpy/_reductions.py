@@ -348,6 +348,13 @@ def _extremum(name, reducer, combine, a, axis, keepdims, initial, where):
             f"fxgrad.numpy.{name}: zero-size array to reduction operation {name} which has "
             "no identity; pass initial="
         )
+    if axes and _size(a, axes) == 0:
+        # An empty reduction is just ``initial`` (NumPy's rule), in the result's shape.
+        from fxgrad.lax.elementwise import full_like_aval
+
+        shape = tuple(s for i, s in enumerate(a.shape) if i not in axes)
+        result = full_like_aval(a.aval.update(shape=shape, weak_type=False), initial)
+        return _keep(result, axes, keepdims)
     result = reducer(a, axes)
     if initial is not None:
         result = combine(result, _initial(initial, a.dtype))
