@@ -1,19 +1,40 @@
-"""How a ``pjit`` call is executed on concrete values.
+"""How a ``pjit`` call is executed on concrete values: compiled, or interpreted.
 
-Until native lowering exists for a jaxpr, its equations are evaluated one by one with
-each primitive's NumPy ``impl`` (no tracing: the jaxpr is already staged and cached).
+``execute`` compiles a staged ``ClosedJaxpr`` once with ``fxgrad.lowering`` (fused
+native kernels and library calls) and runs the cached ``Executable`` on every later
+call. The cache is keyed by the identity of the ``ClosedJaxpr`` (``jit`` stages one per
+input signature and keeps it, so its argument shapes and dtypes are fixed by it) and
+holds a reference to it, so an identity is never reused while cached; it keeps the
+``MAX_ENTRIES`` most recently compiled jaxprs.
+
+``interpret`` evaluates the equations one by one with each primitive's NumPy ``impl``:
+the reference semantics, used for debugging (``FXGRAD_JIT_INTERPRET=1`` makes
+``execute`` use it) and when lowering fails (with a ``RuntimeWarning`` naming why).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from fxgrad import core
 from fxgrad.jaxpr import ClosedJaxpr, Literal
 
+MAX_ENTRIES = 4096
 
-def execute(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
+_lock = threading.Lock()
+_cache: OrderedDict[int, tuple[ClosedJaxpr, Any]] = OrderedDict()
+_interpret_only = os.environ.get("FXGRAD_JIT_INTERPRET", "").strip().lower() in ("1", "true")
+
+#: compilations of jaxprs by ``execute`` in this process (tests assert on it)
+stats: dict[str, int] = {"compiles": 0, "fallbacks": 0}
+
+
+def interpret(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
     """Evaluate ``closed`` on NumPy values with primitive implementations."""
     jaxpr = closed.jaxpr
     env: dict[Any, Any] = {}
@@ -29,3 +50,50 @@ def execute(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
         else:
             env[eqn.out_binders[0]] = outs
     return [x.val if type(x) is Literal else env[x] for x in jaxpr.outs]
+
+
+class _Interpreted:
+    """Stands in for an executable when lowering failed."""
+
+    def __init__(self, closed: ClosedJaxpr):
+        self.closed = closed
+
+    def __call__(self, args: Sequence[Any]) -> list[Any]:
+        return interpret(self.closed, args)
+
+
+def _compile(closed: ClosedJaxpr, name: str) -> Any:
+    from fxgrad.lowering import compile_jaxpr
+
+    if _interpret_only:
+        return _Interpreted(closed)
+    consts = tuple(core._unwrap_value(c) for c in closed.consts)
+    unwrapped = closed if consts == tuple(closed.consts) else ClosedJaxpr(closed.jaxpr, consts)
+    try:
+        executable = compile_jaxpr(unwrapped, name)
+    except Exception as error:  # a bug in lowering must not make a program fail
+        stats["fallbacks"] += 1
+        warnings.warn(
+            f"fxgrad.jit: compiling {name} failed ({type(error).__name__}: {error}); "
+            "interpreting it instead. Please report this with the jaxpr "
+            "(fxgrad.make_jaxpr).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return _Interpreted(closed)
+    stats["compiles"] += 1
+    return executable
+
+
+def execute(closed: ClosedJaxpr, args: Sequence[Any], name: str = "jaxpr") -> list[Any]:
+    """Run ``closed`` on NumPy values with compiled code (compiled on first use)."""
+    entry = _cache.get(id(closed))
+    if entry is None or entry[0] is not closed:
+        with _lock:
+            entry = _cache.get(id(closed))
+            if entry is None or entry[0] is not closed:
+                entry = (closed, _compile(closed, name))
+                _cache[id(closed)] = entry
+                while len(_cache) > MAX_ENTRIES:
+                    _cache.popitem(last=False)
+    return entry[1](args)

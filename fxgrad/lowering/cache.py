@@ -1,0 +1,178 @@
+"""Compiled kernels, cached in memory and on disk.
+
+A kernel's key is the SHA-256 of its kernel-IR text (``kernel_ir.format_kernel``), the
+target (triple, host CPU and features), the llvmlite and LLVM versions, the codegen
+version and the array-object layout the entry points read. In memory the key maps to the
+loaded functions; on disk to the object code LLVM emitted, so a second process links the
+object (no LLVM IR generation, no optimisation, no code generation).
+
+The directory is ``fxgrad.config.resolve_cache_dir() / "kernels"``: the ``cache_dir``
+flag (``config.update("cache_dir", path)`` or ``FXGRAD_CACHE_DIR``), else the user cache
+directory. ``FXGRAD_DISK_CACHE=0`` or ``set_disk_cache(False)`` turns the disk cache
+off. Files are written atomically (temporary file, then rename), so concurrent processes
+never read half a file, and carry a SHA-256 checksum of the object: a corrupt or
+unreadable entry is ignored and recompiled. Every
+operation holds one lock, so threads may compile concurrently. ``FXGRAD_DUMP_IR=<dir>``
+writes the kernel IR, LLVM IR and optimised LLVM IR of every kernel compiled.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import pathlib
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fxgrad.config import config, resolve_cache_dir
+from fxgrad.lowering import llvm
+from fxgrad.lowering.kernel_ir import Kernel, format_kernel
+from fxgrad.lowering.llvm_loops import is_small, is_splittable
+
+_lock = threading.RLock()
+_memory: dict[str, CompiledKernel] = {}
+_disk_enabled = os.environ.get("FXGRAD_DISK_CACHE", "1").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+
+#: what happened so far in this process (tests assert on these)
+stats: dict[str, int] = {"compiled": 0, "disk_hits": 0, "memory_hits": 0, "disk_writes": 0}
+
+
+@dataclass
+class CompiledKernel:
+    """The loaded entry points of one kernel (``part``/``fin`` for split reductions)."""
+
+    name: str
+    main: Any
+    part: Any = None
+    fin: Any = None
+    source: str = field(default="compiled", repr=False)
+
+
+def set_disk_cache(enabled: bool) -> None:
+    """Turn the on-disk cache on or off for this process."""
+    global _disk_enabled
+    _disk_enabled = bool(enabled)
+
+
+def disk_cache_enabled() -> bool:
+    return _disk_enabled
+
+
+def cache_directory() -> pathlib.Path:
+    """Where compiled kernels are stored on disk."""
+    return resolve_cache_dir() / "kernels"
+
+
+def kernel_key(kernel: Kernel, data_offset: int) -> str:
+    text = "\n".join((format_kernel(kernel), llvm.target_id(), f"data_offset={data_offset}"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_MAGIC = b"fxgrad-object-1\n"
+
+
+def _read_disk(key: str) -> bytes | None:
+    """The object code stored for ``key``, if present and intact (LLVM crashes on a
+    malformed object, so every entry carries a checksum that is verified first)."""
+    if not _disk_enabled:
+        return None
+    try:
+        data = (cache_directory() / f"{key}.o").read_bytes()
+    except OSError:
+        return None
+    header = len(_MAGIC) + 32
+    if len(data) <= header or not data.startswith(_MAGIC):
+        return None
+    obj = data[header:]
+    if hashlib.sha256(obj).digest() != data[len(_MAGIC) : header]:
+        return None
+    return obj
+
+
+def _write_disk(key: str, obj: bytes) -> None:
+    if not _disk_enabled:
+        return
+    directory = cache_directory()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + hashlib.sha256(obj).digest() + obj)
+        os.replace(tmp, directory / f"{key}.o")
+        stats["disk_writes"] += 1
+    except OSError:
+        pass  # a read-only or full disk only costs recompilation next time
+
+
+def _prototypes(n_buffers: int) -> tuple[Any, Any, Any]:
+    objs = [ctypes.py_object] * n_buffers
+    main = ctypes.CFUNCTYPE(None, *objs, ctypes.c_int64, ctypes.c_int64)
+    part = ctypes.CFUNCTYPE(None, *objs, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+    fin = ctypes.CFUNCTYPE(None, *objs, ctypes.c_void_p, ctypes.c_int64)
+    return main, part, fin
+
+
+def _dump(name: str, kernel: Kernel, ir_text: str) -> None:
+    """With ``FXGRAD_DUMP_IR=<dir>``, write each compiled kernel's IR and LLVM IR there."""
+    directory = os.environ.get("FXGRAD_DUMP_IR")
+    if not directory:
+        return
+    path = pathlib.Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / f"{name}.kernel.txt").write_text(format_kernel(kernel) + "\n")
+    (path / f"{name}.ll").write_text(ir_text)
+    (path / f"{name}.opt.ll").write_text(llvm.optimized_ir(ir_text, small=is_small(kernel)))
+
+
+def _log(message: str) -> None:
+    if config.read("log_compiles"):
+        print(f"fxgrad: {message}")
+
+
+def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
+    """The compiled entry points of ``kernel``, from memory, disk, or LLVM."""
+    key = kernel_key(kernel, data_offset)
+    found = _memory.get(key)
+    if found is not None:
+        stats["memory_hits"] += 1
+        return found
+    with _lock:
+        found = _memory.get(key)
+        if found is not None:
+            stats["memory_hits"] += 1
+            return found
+        name = "fx_" + key[:24]
+        names = [name] + ([name + "_part", name + "_fin"] if is_splittable(kernel) else [])
+        started = time.perf_counter()
+        obj = _read_disk(key)
+        source = "disk cache"
+        if obj is not None:
+            addresses = llvm.load_object(obj, names)
+            stats["disk_hits"] += 1
+        else:
+            source = "compiled"
+            text, names = llvm.render(kernel, name, data_offset)
+            _dump(name, kernel, text)
+            obj = llvm.compile_object(text, small=is_small(kernel))
+            addresses = llvm.load_object(obj, names)
+            stats["compiled"] += 1
+            _write_disk(key, obj)
+        elapsed = (time.perf_counter() - started) * 1e3
+        _log(
+            f"kernel {name} outer={kernel.outer} inner={kernel.inner} "
+            f"({len(kernel.nodes)} nodes): {source} in {elapsed:.1f} ms"
+        )
+        protos = _prototypes(len(kernel.inputs) + len(kernel.stores))
+        fns = [proto(addr) for proto, addr in zip(protos, addresses, strict=False)]
+        compiled = CompiledKernel(name, *fns, source=source)
+        _memory[key] = compiled
+        return compiled

@@ -1,0 +1,289 @@
+"""An ``Executable``: the compiled form of one jaxpr, called with NumPy arrays.
+
+It holds the ordered steps of a ``fusion.Program`` bound to slots of a value list: each
+kernel step allocates its output buffers (fresh per call: results become immutable
+``Array``s, so a buffer is never reused once returned) and calls the compiled entry
+point with the array objects themselves; each library step calls a primitive's NumPy
+``impl`` (``dot_general`` is NumPy's BLAS matmul). A call does no tracing, no lookups
+by name and no Python per element: a loop over prepared closures.
+
+Big kernels run on several threads (ctypes releases the GIL during the call): a kernel
+with rows is split by rows of its first outer axis; a single long reduction is split
+along its first inner axis into partial accumulators that ``_fin`` combines. Threads come
+from one process-wide pool; work submitted from inside the pool runs serially.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from fxgrad.config import config
+from fxgrad.jaxpr import Literal, Var
+from fxgrad.lowering import cache
+from fxgrad.lowering.fusion import KernelStep, LibraryStep, Program
+
+#: kernels over fewer elements than this run on the calling thread
+PARALLEL_MIN_ELEMENTS = 1 << 17
+
+Env = list[Any]
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_local = threading.local()
+
+#: how many executables this process built (tests assert on it)
+stats: dict[str, int] = {"executables": 0}
+
+
+def num_threads() -> int:
+    """How many threads a big kernel is split into (``FXGRAD_NUM_THREADS`` or the CPUs)."""
+    text = os.environ.get("FXGRAD_NUM_THREADS")
+    if text:
+        return max(1, int(text))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_NUM_THREADS = num_threads()
+
+
+def _mark_worker() -> None:
+    _local.worker = True
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(1, _NUM_THREADS - 1),
+                thread_name_prefix="fxgrad-kernel",
+                initializer=_mark_worker,
+            )
+        return _pool
+
+
+def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
+    step, extra = divmod(n, parts)
+    bounds, start = [], 0
+    for p in range(parts):
+        end = start + step + (1 if p < extra else 0)
+        bounds.append((start, end))
+        start = end
+    return bounds
+
+
+def _run_parallel(calls: list[Callable[[], None]]) -> None:
+    """Run ``calls``, all but the first on the pool; the caller runs the first."""
+    if len(calls) == 1 or getattr(_local, "worker", False):
+        for call in calls:
+            call()
+        return
+    futures = [_get_pool().submit(call) for call in calls[1:]]
+    calls[0]()
+    for future in futures:
+        future.result()
+
+
+def array_data_offset() -> int:
+    """The byte offset of the data pointer inside a NumPy array object (CPython layout)."""
+    probes = [np.empty(1), np.empty(3, np.float32)]
+    for offset in range(8, 129, 8):
+        if all(ctypes.c_void_p.from_address(id(a) + offset).value == a.ctypes.data for a in probes):
+            return offset
+    raise RuntimeError("fxgrad.lowering: cannot locate the data pointer of NumPy arrays")
+
+
+_DATA_OFFSET: int | None = None
+
+
+def data_offset() -> int:
+    global _DATA_OFFSET
+    if _DATA_OFFSET is None:
+        _DATA_OFFSET = array_data_offset()
+    return _DATA_OFFSET
+
+
+def _as_buffer(value: Any, dtype: np.dtype) -> np.ndarray:
+    if type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous:
+        return value
+    return np.ascontiguousarray(value, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------------------
+
+
+def _kernel_step(step: KernelStep, slot: Callable[[Var], int]) -> Callable[[Env], None]:
+    kernel = step.kernel
+    compiled = cache.get_kernel(kernel, data_offset())
+    ins = [(slot(v), np.dtype(i.dtype)) for v, i in zip(step.inputs, kernel.inputs, strict=True)]
+    outs = [(slot(v), tuple(v.aval.shape), np.dtype(v.aval.dtype)) for v in step.outputs]
+    main = compiled.main
+    rows = kernel.outer[0] if kernel.outer else 1
+    elements = math.prod(kernel.domain)
+    if math.prod(kernel.outer) == 0:
+        runner = None
+    elif compiled.part is not None and _NUM_THREADS > 1:
+        runner = _split_runner(compiled, kernel)
+    elif rows >= 2 and elements >= PARALLEL_MIN_ELEMENTS and _NUM_THREADS > 1:
+        bounds = _chunks(rows, min(rows, _NUM_THREADS))
+        runner = _rows_runner(main, bounds)
+    else:
+        runner = None
+
+    if runner is None and len(ins) == 1 and len(outs) == 1:
+        return _unary_run(main, ins[0], outs[0], rows)
+
+    def run(env: Env) -> None:
+        buffers = [_as_buffer(env[s], dt) for s, dt in ins]
+        results = [np.empty(shape, dt) for _, shape, dt in outs]
+        if runner is not None:
+            runner(*buffers, *results)
+        elif rows:
+            main(*buffers, *results, 0, rows)
+        for (s, _, _), result in zip(outs, results, strict=True):
+            env[s] = result
+
+    return run
+
+
+def _unary_run(main: Any, ins: tuple, outs: tuple, rows: int) -> Callable[[Env], None]:
+    """The common one-input, one-output, one-thread kernel step, with less Python."""
+    in_slot, in_dtype = ins
+    out_slot, shape, out_dtype = outs
+    empty, ndarray = np.empty, np.ndarray
+
+    def run(env: Env) -> None:
+        a = env[in_slot]
+        if type(a) is not ndarray or a.dtype is not in_dtype or not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a, dtype=in_dtype)
+        result = empty(shape, out_dtype)
+        if rows:
+            main(a, result, 0, rows)
+        env[out_slot] = result
+
+    return run
+
+
+def _rows_runner(main: Any, bounds: list[tuple[int, int]]) -> Callable[..., None]:
+    def runner(*arrays: np.ndarray) -> None:
+        _run_parallel([lambda lo=lo, hi=hi: main(*arrays, lo, hi) for lo, hi in bounds])
+
+    return runner
+
+
+def _split_runner(compiled: cache.CompiledKernel, kernel: Any) -> Callable[..., None]:
+    n_reduce = sum(1 for n in kernel.nodes if n.op == "reduce")
+    bounds = _chunks(kernel.inner[0], min(kernel.inner[0], _NUM_THREADS))
+    part, fin = compiled.part, compiled.fin
+    stride = 2 * n_reduce * 8
+
+    def runner(*arrays: np.ndarray) -> None:
+        acc = np.zeros((len(bounds), 2 * n_reduce), np.int64)
+        base = acc.ctypes.data
+        _run_parallel(
+            [
+                lambda j=j, lo=lo, hi=hi: part(*arrays, lo, hi, base + j * stride)
+                for j, (lo, hi) in enumerate(bounds)
+            ]
+        )
+        fin(*arrays, base, len(bounds))
+
+    return runner
+
+
+def _library_step(step: LibraryStep, slot: Callable[[Var], int]) -> Callable[[Env], None]:
+    eqn = step.eqn
+    impl = eqn.primitive.impl
+    params = dict(eqn.params)
+    reads = [(True, x.val) if isinstance(x, Literal) else (False, slot(x)) for x in eqn.inputs]
+    outs = [slot(v) for v in eqn.out_binders]
+    multiple = eqn.primitive.multiple_results
+
+    def run(env: Env) -> None:
+        args = [value if literal else env[value] for literal, value in reads]
+        result = impl(*args, **params)
+        if multiple:
+            for s, r in zip(outs, result, strict=True):
+                env[s] = r
+        else:
+            env[outs[0]] = result
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------
+# The executable
+# ---------------------------------------------------------------------------------------
+
+
+class Executable:
+    """Runs a ``Program``: ``executable(args) -> list of NumPy arrays``."""
+
+    def __init__(self, program: Program, name: str = "jaxpr"):
+        self.program = program
+        self.name = name
+        slots: dict[Var, int] = {}
+
+        def slot(v: Var) -> int:
+            found = slots.get(v)
+            if found is None:
+                found = slots[v] = len(slots)
+            return found
+
+        for v, _ in program.consts:
+            slot(v)
+        self._n_args = len(program.invars)
+        self._first_arg = len(slots)
+        for v in program.invars:
+            slot(v)
+        steps = []
+        for step in program.steps:
+            if isinstance(step, KernelStep):
+                steps.append(_kernel_step(step, slot))
+            else:
+                steps.append(_library_step(step, slot))
+        outs = []
+        constant_outs: dict[int, Any] = {}
+        for x in program.outs:
+            if isinstance(x, Literal):
+                index = len(slots) + len(constant_outs)
+                constant_outs[index] = np.asarray(x.val, dtype=x.aval.dtype)
+                outs.append(index)
+            else:
+                outs.append(slot(x))
+        template: list[Any] = [None] * (len(slots) + len(constant_outs))
+        for v, value in program.consts:
+            template[slots[v]] = value
+        for index, value in constant_outs.items():
+            template[index] = value
+        self._template = template
+        self._steps = steps
+        self._outs = outs
+        stats["executables"] += 1
+        if config.read("log_compiles"):
+            n_kernels = len(program.kernels)
+            n_lib = len(program.steps) - n_kernels
+            print(
+                f"fxgrad: built executable for {name}: {n_kernels} kernels, {n_lib} library calls"
+            )
+
+    def __call__(self, args: Sequence[Any]) -> list[Any]:
+        env = self._template.copy()
+        first = self._first_arg
+        env[first : first + self._n_args] = args
+        for step in self._steps:
+            step(env)
+        return [env[s] for s in self._outs]
