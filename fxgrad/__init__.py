@@ -6,7 +6,7 @@ Array([0., 2., 4.], dtype=float64)
 """
 
 from fxgrad import config as _config_module
-from fxgrad import ad_checkpoint, debug, lax, numpy, tree, tree_util
+from fxgrad import ad_checkpoint, debug, lax, numpy, random, tree, tree_util
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
@@ -64,6 +64,7 @@ __all__ = [
     "make_jaxpr",
     "numpy",
     "pure_callback",
+    "random",
     "remat",
     "stop_gradient",
     "tree",
