@@ -7,6 +7,7 @@ Array([0., 2., 4.], dtype=float64)
 
 from fxgrad import config as _config_module
 from fxgrad import ad_checkpoint, debug, lax, numpy, random, tree, tree_util
+from fxgrad import scipy
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
@@ -66,6 +67,7 @@ __all__ = [
     "pure_callback",
     "random",
     "remat",
+    "scipy",
     "stop_gradient",
     "tree",
     "tree_util",

@@ -34,7 +34,6 @@ from fxgrad.core import Tracer, get_aval
 from fxgrad.custom_derivatives import custom_jvp
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.lax import elementwise as ew
-from fxgrad.lax.control_flow import fori_loop
 from fxgrad.lax.random_bits import (
     check_key,
     fma,
@@ -80,6 +79,7 @@ __all__ = [
     "logistic",
     "multivariate_normal",
     "normal",
+    "orthogonal",
     "permutation",
     "poisson",
     "rademacher",
@@ -455,9 +455,8 @@ def multivariate_normal(
       shape: the batch shape of the result (default: the broadcast batch shapes of
         ``mean`` and ``cov``).
       dtype: a float dtype (default: that of ``mean``/``cov``).
-      method: ``"cholesky"`` (default), ``"eigh"`` or ``"svd"``. ``cholesky`` always
-        works; ``eigh``/``svd`` need ``fxgrad.numpy.linalg`` (NotImplementedError
-        otherwise).
+      method: how to factor ``cov``: ``"cholesky"`` (default), or ``"eigh"`` or ``"svd"``
+        for a singular covariance.
 
     Returns:
       An array of shape ``shape + mean.shape[-1:]``.
@@ -486,53 +485,38 @@ def multivariate_normal(
 
 
 def _covariance_factor(cov: Any, method: str) -> Any:
-    import fxgrad.numpy as fnp
+    """``F`` with ``F @ F^T == cov``, by the decomposition ``method`` names (as JAX)."""
+    from fxgrad.numpy import linalg, sqrt
 
-    linalg = getattr(fnp, "linalg", None)
     if method == "cholesky":
-        if linalg is not None and hasattr(linalg, "cholesky"):
-            return linalg.cholesky(cov)
-        return _cholesky(cov)
-    if linalg is None or not hasattr(linalg, method):
-        raise NotImplementedError(
-            f"fxgrad.random.multivariate_normal(method={method!r}) needs "
-            f"fxgrad.numpy.linalg.{method}, which this build lacks; use method='cholesky' "
-            "(for a singular covariance, add a small multiple of the identity)."
-        )
+        return linalg.cholesky(cov)
     if method == "eigh":
         w, v = linalg.eigh(cov)
-        return ew.mul(v, broadcast_to_shape(ew.sqrt(expand_dims(w, (-2,))), _shape_of(v)))
+        return v * sqrt(w[..., None, :])
     u, s, _ = linalg.svd(cov)
-    return ew.mul(u, broadcast_to_shape(ew.sqrt(expand_dims(s, (-2,))), _shape_of(u)))
+    return u * sqrt(s[..., None, :])
 
 
-def _cholesky(a: Any) -> Any:
-    """Lower Cholesky factor of ``(..., n, n)``, column by column (a differentiable loop).
+def orthogonal(
+    key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None, m: int | None = None
+) -> Any:
+    """A random matrix of shape ``(*shape, n, m)`` with orthonormal rows or columns.
 
-    Column j: ``v = a[:, j] - L @ L[j, :]`` (columns j.. of L are still zero), then
-    ``L[j:, j] = v[j:] / sqrt(v[j])``. One-hot masks select column/row j, so the loop
-    body has static shapes.
+    Uniform (Haar) on the orthogonal group O(n) for ``m = n`` (the default): the QR
+    decomposition of a normal matrix with the signs of R's diagonal moved into Q
+    (Mezzadri, 2007, https://arxiv.org/abs/math-ph/0609050), as in JAX.
     """
-    from fxgrad.numpy import matmul
+    from fxgrad.numpy import linalg, sign, swapaxes
 
-    shape = _shape_of(a)
-    n, dtype = shape[-1], np.dtype(get_aval(a).dtype)
-    rows = np.arange(n)
-
-    def column(j, lower):
-        j = ew.convert_element_type(j, rows.dtype)
-        onehot = ew.convert_element_type(ew.eq(rows, j), dtype)  # (n,)
-        a_col = matmul(a, onehot)  # a[..., :, j]
-        l_row = matmul(onehot, lower)  # L[..., j, :]
-        v = ew.sub(a_col, matmul(lower, expand_dims(l_row, (-1,)))[..., 0])
-        pivot = ew.sqrt(
-            reduce_sum(ew.mul(v, broadcast_to_shape(onehot, _shape_of(v))), (v.ndim - 1,))
-        )
-        below = broadcast_to_shape(ew.ge(rows, j), _shape_of(v))
-        col = ew.select(below, ew.div(v, expand_dims(pivot, (-1,))), ew.mul(v, 0.0))
-        return ew.add(lower, ew.mul(expand_dims(col, (-1,)), broadcast_to_shape(onehot, shape)))
-
-    return fori_loop(0, n, column, ew.mul(_asarray(a), 0.0))
+    key = check_key("orthogonal", key)
+    dtype = _float_dtype("orthogonal", dtype, allow_complex=True)
+    shape = _shape("orthogonal", shape)
+    n = operator.index(n)
+    m = n if m is None else operator.index(m)
+    z = normal(key, (*shape, max(n, m), min(n, m)), dtype)
+    q, r = linalg.qr(z)
+    x = q * sign(linalg.diagonal(r))[..., None, :]
+    return swapaxes(x, -1, -2) if n < m else x
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,3 +28,11 @@ settings.load_profile(
 def _seed_numpy(request: pytest.FixtureRequest) -> None:
     """Seeds NumPy's global generator from the test id: reproducible, distinct per test."""
     np.random.seed(zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture(autouse=True)
+def _restore_print_options():
+    """Tests that change NumPy's print options must not leak them into later doctests."""
+    options = np.get_printoptions()
+    yield
+    np.set_printoptions(**options)

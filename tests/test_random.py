@@ -379,12 +379,6 @@ def test_transcendental_samplers_match_jax_to_a_few_ulps(jax, seed, dtype):
         random.truncated_normal(key, -1.0, 2.0, (5,), dtype),
         jax.random.truncated_normal(jkey, -1.0, 2.0, (5,), dtype),
     )
-    cov = np.array([[2.0, 0.5], [0.5, 1.0]])
-    _close(
-        random.multivariate_normal(key, np.ones(2), cov, (3,), dtype),
-        jax.random.multivariate_normal(jkey, np.ones(2), cov, (3,), dtype),
-        eps=np.finfo(dtype).eps,  # float32 draws, float64 output
-    )
 
 
 @pytest.mark.parametrize("seed", SEEDS[::4])
@@ -408,6 +402,28 @@ def test_gamma_family_matches_jax_to_a_few_ulps(jax, seed, dtype):
         _close(
             random.generalized_normal(key, 1.5, (3,), dtype),
             jax.random.generalized_normal(jkey, 1.5, (3,), dtype),
+        )
+
+
+@pytest.mark.parametrize("seed", SEEDS[::4])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_linear_algebra_samplers_match_jax(jax, seed, dtype):
+    key, jkey = random.PRNGKey(seed), jax.random.PRNGKey(seed)
+    cov = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]])
+    mean = np.array([1.0, -1.0, 0.0])
+    eps = np.finfo(dtype).eps  # float32 draws, float64 output
+    for method in ("cholesky", "eigh", "svd"):
+        _close(
+            random.multivariate_normal(key, mean, cov, (4,), dtype, method),
+            jax.random.multivariate_normal(jkey, mean, cov, (4,), dtype, method),
+            method,
+            eps=eps,
+        )
+    for n, m, shape in ((3, None, ()), (4, 2, (2,)), (2, 5, ())):
+        _close(
+            random.orthogonal(key, n, shape, dtype, m),
+            jax.random.orthogonal(jkey, n, shape, dtype, m),
+            f"orthogonal {n} {m}",
         )
 
 
@@ -506,6 +522,20 @@ def test_multivariate_normal_moments():
     np.testing.assert_allclose(np.cov(x.T), cov, atol=0.06)
 
 
+def test_orthogonal_is_orthogonal():
+    x = np.asarray(random.orthogonal(random.key(4), 5, (3,)))
+    np.testing.assert_allclose(
+        x @ np.swapaxes(x, -1, -2), np.broadcast_to(np.eye(5), (3, 5, 5)), atol=1e-12
+    )
+    wide = np.asarray(random.orthogonal(random.key(4), 2, (), "float64", 6))
+    np.testing.assert_allclose(wide @ wide.T, np.eye(2), atol=1e-12)
+    # Haar measure: E[x_00] = 0 and E[x_00**2] = 1/n
+    firsts = np.asarray(
+        fxgrad.vmap(lambda k: random.orthogonal(k, 3)[0, 0])(random.split(random.key(9), 4000))
+    )
+    assert abs(firsts.mean()) < 0.03 and abs((firsts**2).mean() - 1 / 3) < 0.02
+
+
 def test_permutations_are_permutations_and_uniform():
     k = random.key(1)
     x = np.arange(30).reshape(5, 6)
@@ -551,6 +581,10 @@ APPROXIMATE = {
     "dirichlet": lambda k: random.dirichlet(k, fnp.ones(3)),
     "multivariate_normal": lambda k: random.multivariate_normal(k, np.zeros(2), np.eye(2), (3,)),
     "ball": lambda k: random.ball(k, 2, 2.0, (2,)),
+    "orthogonal": lambda k: random.orthogonal(k, 3),
+    "multivariate_normal_eigh": lambda k: random.multivariate_normal(
+        k, np.zeros(2), np.array([[2.0, 0.5], [0.5, 1.0]]), (3,), method="eigh"
+    ),
 }
 
 
@@ -789,10 +823,10 @@ def test_errors_name_the_problem():
         random.choice(k, 3, (5,), replace=False)
     with pytest.raises(ValueError, match="only the 'threefry2x32'"):
         random.key(0, impl="rbg")
-    with pytest.raises(NotImplementedError, match="eigh"):
-        if hasattr(fnp, "linalg") and hasattr(fnp.linalg, "eigh"):
-            raise NotImplementedError("eigh exists")  # nothing to check in that build
-        random.multivariate_normal(k, np.zeros(2), np.eye(2), method="eigh")
+    with pytest.raises(ValueError, match="method"):
+        random.multivariate_normal(k, np.zeros(2), np.eye(2), method="lu")
+    with pytest.raises(NotImplementedError, match="highest"):
+        random.gumbel(k, (2,), mode="highest")
 
 
 def test_docstring_examples_run():

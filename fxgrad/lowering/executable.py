@@ -29,6 +29,8 @@ from fxgrad.config import config
 from fxgrad.jaxpr import Literal, Var
 from fxgrad.lowering import cache
 from fxgrad.lowering.fusion import KernelStep, LibraryStep, Program
+from fxgrad.lowering.llvm import COLUMN_TILE
+from fxgrad.lowering.llvm_loops import column_mode
 
 #: kernels over fewer elements than this run on the calling thread
 PARALLEL_MIN_ELEMENTS = 1 << 17
@@ -138,8 +140,11 @@ def _kernel_step(step: KernelStep, slot: Callable[[Var], int]) -> Callable[[Env]
     elif compiled.part is not None and _NUM_THREADS > 1:
         runner = _split_runner(compiled, kernel)
     elif rows >= 2 and elements >= PARALLEL_MIN_ELEMENTS and _NUM_THREADS > 1:
-        bounds = _chunks(rows, min(rows, _NUM_THREADS))
-        runner = _rows_runner(main, bounds)
+        # a column-mode reduction streams whole rows; narrower slices of them per thread
+        # cost more in cache and TLB misses than the second core brings
+        per_thread = COLUMN_TILE if column_mode(kernel) and len(kernel.outer) == 1 else 1
+        parts = min(rows // per_thread, _NUM_THREADS)
+        runner = _rows_runner(main, _chunks(rows, parts)) if parts > 1 else None
     else:
         runner = None
 

@@ -41,7 +41,7 @@ CODEGEN_VERSION = "1"
 #: float64 sums add blocks of this many elements before compensated accumulation
 SUM_BLOCK = 256
 #: reductions over a strided axis keep this many accumulators (one per output) at once
-COLUMN_TILE = 256
+COLUMN_TILE = 1024
 
 _LTYPE = {
     "bool": "i1",

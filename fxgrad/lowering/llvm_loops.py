@@ -111,6 +111,26 @@ def is_splittable(kernel: Kernel) -> bool:
     return max(depths[i] for i, n in enumerate(kernel.nodes) if n.op == "reduce") == 1
 
 
+def column_mode(kernel: Kernel) -> bool:
+    """Whether ``kernel`` reduces in column mode: one pass along a strided inner axis, no
+    inner stores, and some input contiguous along the last outer axis while none is along
+    the innermost inner axis (a sum over the leading axis of a matrix)."""
+    if not kernel.inner or not kernel.outer or not kernel.has_reduction:
+        return False
+    if any(store_is_inner(kernel, s) for s in kernel.stores):
+        return False
+    depths = reduce_depths(kernel)
+    if max(depths) != 1:
+        return False
+    last, innermost = len(kernel.outer) - 1, len(kernel.domain) - 1
+    if kernel.outer[last] < 8:
+        return False
+    strides = [inp.strides for inp in kernel.inputs]
+    return any(abs(st[last]) == 1 for st in strides) and not any(
+        abs(st[innermost]) == 1 for st in strides
+    )
+
+
 class KernelCodegen:
     """Writes the LLVM module of one kernel (see ``llvm.py`` for the entry points)."""
 
@@ -449,18 +469,7 @@ class KernelCodegen:
     # --- column reductions -----------------------------------------------------------------
 
     def _column_mode(self) -> bool:
-        """Reduce along a strided inner axis while walking the last outer axis contiguously
-        (a sum over the leading axis of a matrix): one pass, no inner stores, and some
-        input contiguous along the last outer axis while none is along the inner one."""
-        if not self.kernel.inner or len(self.passes) != 1 or self.inner_stores:
-            return False
-        last, innermost = self.n_outer - 1, len(self.extents) - 1
-        if self.extents[last] < 8:
-            return False
-        strides = [inp.strides for inp in self.kernel.inputs]
-        return any(abs(st[last]) == 1 for st in strides) and not any(
-            abs(st[innermost]) == 1 for st in strides
-        )
+        return column_mode(self.kernel)
 
     def _column_tiles(self, fn: IRFunction, idx: Idx, lo: str, hi: str) -> None:
         """Outer indices ``[lo, hi)`` of the last outer axis in tiles of ``COLUMN_TILE``

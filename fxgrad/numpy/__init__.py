@@ -19,13 +19,21 @@ from fxgrad.numpy._creation import __all__ as _creation_all
 from fxgrad.numpy._einsum import *  # noqa: F403
 from fxgrad.numpy._einsum import __all__ as _einsum_all
 from fxgrad.numpy._indexing import *  # noqa: F403
+from fxgrad.numpy._index_tricks import *  # noqa: F403
+from fxgrad.numpy._index_tricks import __all__ as _index_tricks_all
 from fxgrad.numpy._indexing import __all__ as _indexing_all
 from fxgrad.numpy._joining import *  # noqa: F403
 from fxgrad.numpy._joining import __all__ as _joining_all
 from fxgrad.numpy._linalg_ops import *  # noqa: F403
 from fxgrad.numpy._linalg_ops import __all__ as _linalg_ops_all
+from fxgrad.numpy._misc import *  # noqa: F403
+from fxgrad.numpy._misc import __all__ as _misc_all
+from fxgrad.numpy._polynomial import *  # noqa: F403
+from fxgrad.numpy._polynomial import __all__ as _polynomial_all
 from fxgrad.numpy._reductions import *  # noqa: F403
 from fxgrad.numpy._reductions import __all__ as _reductions_all
+from fxgrad.numpy._setops import *  # noqa: F403
+from fxgrad.numpy._setops import __all__ as _setops_all
 from fxgrad.numpy._shape_ops import *  # noqa: F403
 from fxgrad.numpy._shape_ops import __all__ as _shape_ops_all
 from fxgrad.numpy._sorting import *  # noqa: F403
@@ -60,11 +68,15 @@ __all__ = [
     *_creation_all,
     *_convolve_all,
     *_einsum_all,
+    *_index_tricks_all,
     *_indexing_all,
     *_joining_all,
     *_sorting_all,
     *_linalg_ops_all,
+    *_misc_all,
+    *_polynomial_all,
     *_reductions_all,
+    *_setops_all,
     *_shape_ops_all,
     *_ufuncs_all,
     "ndarray",

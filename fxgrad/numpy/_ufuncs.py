@@ -294,16 +294,27 @@ def divmod(x1: Any, x2: Any, /) -> tuple[Any, Any]:  # noqa: A001
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
-def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
+def where(
+    condition: Any,
+    x: Any = None,
+    y: Any = None,
+    /,
+    *,
+    size: int | None = None,
+    fill_value: Any = None,
+) -> Any:
     """``x`` where ``condition`` else ``y``, broadcasting all three (as ``numpy.where``).
 
     Gradients flow only into the selected branch, and stay finite in the other branch
-    even where it is infinite or NaN (see docs/sharp_bits.md).
+    even where it is infinite or NaN (see docs/sharp_bits.md). With one argument this is
+    ``nonzero(condition, size=size, fill_value=fill_value)``.
     """
     if x is None and y is None:
         from fxgrad.numpy import nonzero
 
-        return nonzero(condition)
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if size is not None or fill_value is not None:
+        raise ValueError("fxgrad.numpy.where: size= and fill_value= need the 1-argument form")
     if x is None or y is None:
         raise ValueError("fxgrad.numpy.where takes either 1 or 3 arguments")
     return _select(_as_bool(condition), x, y)

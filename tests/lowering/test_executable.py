@@ -139,3 +139,17 @@ def test_fused_programs_match_numpy(case):
     expected = np.asarray(ref(x, y))
     assert out.shape == expected.shape and out.dtype == expected.dtype
     np.testing.assert_allclose(out, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_reductions_split_across_threads(threads, dtype):
+    x = np.random.default_rng(3).standard_normal((300, 3001)).astype(dtype)
+    out = _jit(lambda v: fnp.sum(v * 2.0, axis=0), x)
+    np.testing.assert_allclose(
+        out,
+        np.sum(x.astype(np.float64) * 2.0, axis=0),
+        rtol=1e-5 if dtype == np.float32 else 1e-13,
+        atol=1e-5,
+    )
+    out = _jit(lambda v: fnp.max(v, axis=0) - fnp.min(v, axis=0), x)
+    np.testing.assert_array_equal(out, x.max(axis=0) - x.min(axis=0))
