@@ -6,8 +6,7 @@ Array([0., 2., 4.], dtype=float64)
 """
 
 from fxgrad import config as _config_module
-from fxgrad import ad_checkpoint, debug, lax, numpy, random, tree, tree_util
-from fxgrad import scipy
+from fxgrad import ad_checkpoint, debug, lax, numpy, random, scipy, tree, tree_util
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,

@@ -97,10 +97,6 @@ _CATEGORIES: dict[str, tuple[str, list[str]]] = {
         "build and environment introspection of NumPy itself",
         ["get_include", "info", "show_config", "show_runtime", "test"],
     ),
-    "joining": (
-        "not yet implemented: part of the joining family (fxgrad/numpy/_joining.py), in progress",
-        ["concat", "delete", "insert", "put_along_axis", "unstack"],
-    ),
 }
 
 REASONS: dict[str, str] = {name: reason for reason, names in _CATEGORIES.values() for name in names}

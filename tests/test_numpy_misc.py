@@ -386,6 +386,38 @@ def test_in_place_writers_require_inplace_false():
     _assert_same(out, [0.0, 7.0, 0.0])  # dropped under jit, as in JAX
 
 
+@given(int_arrays(min_dims=1, max_dims=3), st.data())
+def test_insert_and_delete_match_numpy(x, data):
+    axis = data.draw(st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1)))
+    n = x.size if axis is None else x.shape[axis]
+    positions = data.draw(st.lists(st.integers(-n, max(n - 1, -n)), max_size=3)) if n else []
+    _assert_same(
+        fnp.delete(x, np.array(positions, dtype=int), axis=axis),
+        np.delete(x, np.array(positions, dtype=int), axis=axis),
+    )
+    where = data.draw(st.integers(-n, n))
+    _assert_same(fnp.insert(x, where, 7, axis=axis), np.insert(x, where, 7, axis=axis))
+    spots = data.draw(st.lists(st.integers(0, n), min_size=2, max_size=3))
+    _assert_same(fnp.insert(x, spots, -1, axis=axis), np.insert(x, spots, -1, axis=axis))
+
+
+def test_put_along_axis_concat_unstack():
+    a = np.arange(12.0).reshape(3, 4)
+    idx = np.argsort(-a, axis=1)[:, :2]
+    expected = a.copy()
+    np.put_along_axis(expected, idx, -1.0, axis=1)
+    _assert_same(fnp.put_along_axis(a, idx, -1.0, axis=1, inplace=False), expected)
+    with pytest.raises(ValueError, match="inplace=False"):
+        fnp.put_along_axis(a, idx, -1.0, axis=1)
+    _assert_same(fnp.concat([a, a], axis=1), np.concat([a, a], axis=1))
+    for actual, want in zip(fnp.unstack(a, axis=1), np.unstack(a, axis=1), strict=True):
+        _assert_same(actual, want)
+    traced = fxgrad.jit(lambda v, i: fnp.delete(v, i, assume_unique_indices=True))
+    _assert_same(traced(np.arange(5), np.array([4, 0])), [1, 2, 3])
+    with pytest.raises(ConcretizationError, match="assume_unique_indices"):
+        fxgrad.jit(lambda v, i: fnp.delete(v, i))(np.arange(5), np.array([0]))
+
+
 # --- index helpers, bits, dtypes ---------------------------------------------------------------
 
 

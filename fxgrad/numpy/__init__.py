@@ -18,10 +18,14 @@ from fxgrad.numpy._creation import *  # noqa: F403
 from fxgrad.numpy._creation import __all__ as _creation_all
 from fxgrad.numpy._einsum import *  # noqa: F403
 from fxgrad.numpy._einsum import __all__ as _einsum_all
-from fxgrad.numpy._indexing import *  # noqa: F403
+from fxgrad.numpy._functional import *  # noqa: F403
+from fxgrad.numpy._functional import __all__ as _functional_all
 from fxgrad.numpy._index_tricks import *  # noqa: F403
 from fxgrad.numpy._index_tricks import __all__ as _index_tricks_all
+from fxgrad.numpy._indexing import *  # noqa: F403
 from fxgrad.numpy._indexing import __all__ as _indexing_all
+from fxgrad.numpy._inserting import *  # noqa: F403
+from fxgrad.numpy._inserting import __all__ as _inserting_all
 from fxgrad.numpy._joining import *  # noqa: F403
 from fxgrad.numpy._joining import __all__ as _joining_all
 from fxgrad.numpy._linalg_ops import *  # noqa: F403
@@ -68,8 +72,10 @@ __all__ = [
     *_creation_all,
     *_convolve_all,
     *_einsum_all,
+    *_functional_all,
     *_index_tricks_all,
     *_indexing_all,
+    *_inserting_all,
     *_joining_all,
     *_sorting_all,
     *_linalg_ops_all,

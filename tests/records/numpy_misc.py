@@ -87,6 +87,15 @@ def _np_place(a, v):
     return out
 
 
+_ALONG = np.array([[2], [0], [3]])
+
+
+def _np_put_along(a, v):
+    out = a.copy()
+    np.put_along_axis(out, _ALONG, v, axis=1)
+    return out
+
+
 def _np_hist_weights(w):
     a = np.linspace(-1, 1.5, w.shape[0])
     return np.histogram(a, _EDGES, weights=w)[0]
@@ -250,6 +259,30 @@ NUMPY_RECORDS = [
         lambda a, b, c: fnp.block([[a, b], [c]]),
         [(2, 2), (2, 1), (1, 3)],
         lambda a, b, c: np.block([[a, b], [c]]),
+    ),
+    OpRecord(
+        "insert_block",
+        lambda a, v: fnp.insert(a, 1, v, axis=1),
+        [(2, 3), (2,)],
+        lambda a, v: np.insert(a, 1, v, axis=1),
+    ),
+    OpRecord(
+        "insert_many",
+        lambda a, v: fnp.insert(a, [0, 2, 2], v),
+        [(2, 3), (3,)],
+        lambda a, v: np.insert(a, [0, 2, 2], v),
+    ),
+    OpRecord(
+        "delete",
+        lambda a: fnp.delete(a, [0, -1], axis=0),
+        [(4, 2)],
+        lambda a: np.delete(a, [0, -1], axis=0),
+    ),
+    OpRecord(
+        "put_along_axis",
+        lambda a, v: fnp.put_along_axis(a, _ALONG, v, axis=1, inplace=False),
+        [(3, 4), (3, 1)],
+        _np_put_along,
     ),
     OpRecord("resize", lambda a: fnp.resize(a, (3, 3)), [(2, 2)], lambda a: np.resize(a, (3, 3))),
     OpRecord(
