@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fxgrad
 import fxgrad.numpy as fnp
-from fxgrad.errors import ConcretizationError, ShapeError
+from fxgrad.errors import ConcretizationError, FxgradTypeError, ShapeError
+from fxgrad.test_util import check_grads
 
 shapes = st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple)
 
@@ -129,8 +130,70 @@ def test_repeat_total_repeat_length_truncates_or_extends_like_jax():
     )
     _same(fnp.repeat(fnp.arange(3), [1, 2, 0], total_repeat_length=2), np.array([0, 1]))
     _same(fnp.repeat(fnp.arange(3), 2, total_repeat_length=5), np.array([0, 0, 1, 1, 2]))
-    with pytest.raises(ConcretizationError, match="repeats"):
+    with pytest.raises(ConcretizationError, match="repeats.*total_repeat_length"):
         fxgrad.jit(lambda r: fnp.repeat(fnp.arange(3), r))(np.array([1, 1, 1]))
+
+
+def _repeat_oracle(x, repeats, axis, total):
+    """NumPy's repeat, then JAX's rule: truncate, or extend with the last element."""
+    if axis is None:
+        x, axis = x.ravel(), 0
+    out = np.repeat(x, repeats, axis)
+    if out.shape[axis] >= total:
+        return np.take(out, np.arange(total), axis)
+    last = np.take(x, [x.shape[axis] - 1], axis)
+    pad = np.repeat(last, total - out.shape[axis], axis)
+    return np.concatenate([out, pad], axis)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shapes, st.data())
+def test_repeat_traced_repeats_under_jit(shape, data):
+    x = _randn(shape)
+    axis = data.draw(st.none() | st.integers(0, len(shape) - 1))
+    n = x.size if axis is None else shape[axis]
+    if n == 0:
+        return
+    repeats = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    total = data.draw(st.integers(0, 8))
+    fun = fxgrad.jit(lambda x, r: fnp.repeat(x, r, axis, total_repeat_length=total))
+    _same(fun(x, repeats), _repeat_oracle(x, repeats, axis, total))
+    one = np.array(data.draw(st.integers(0, 3)))
+    _same(fun(x, one), _repeat_oracle(x, int(one), axis, total))
+
+
+def test_repeat_traced_repeats_vmap_and_grad():
+    x = _randn((2, 3))
+    counts = np.array([[1, 2, 3], [3, 0, 2], [0, 0, 0]])
+    out = fxgrad.vmap(lambda r: fnp.repeat(x, r, axis=1, total_repeat_length=5))(counts)
+    _same(out, np.stack([_repeat_oracle(x, r, 1, 5) for r in counts]))
+    out = fxgrad.vmap(lambda x, r: fnp.repeat(x, r, axis=0, total_repeat_length=4), in_axes=(1, 0))(
+        x, counts[:, :2]
+    )
+    _same(out, np.stack([_repeat_oracle(x[:, i], r, 0, 4) for i, r in enumerate(counts[:, :2])]))
+
+    def loss(x, r):
+        return fnp.sum(fnp.repeat(x, r, axis=1, total_repeat_length=7) ** 2)
+
+    g = fxgrad.jit(fxgrad.grad(loss))(x, np.array([1, 2, 3]))
+    # Each element is read once per repeat; the last one also fills the 7th position.
+    np.testing.assert_allclose(np.asarray(g), 2 * x * np.array([1, 2, 4]), rtol=1e-12)
+    check_grads(lambda x: fnp.repeat(x, np.array([2, 0, 1]), 1, total_repeat_length=4), (x,), 2)
+
+
+def test_repeat_traced_repeats_errors_and_jax():
+    x = _randn((2, 3))
+    with pytest.raises(ValueError, match=r"repeat.*\(2,\).*3 elements along axis 1"):
+        fxgrad.jit(lambda r: fnp.repeat(x, r, axis=1, total_repeat_length=4))(np.array([1, 2]))
+    with pytest.raises(FxgradTypeError, match="repeats must be integers"):
+        fxgrad.jit(lambda r: fnp.repeat(x, r, axis=1, total_repeat_length=4))(np.ones(3))
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    counts = np.array([0, 2, 1])
+    for total in (0, 2, 3, 6):
+        expected = jax.jit(lambda r, t=total: jax.numpy.repeat(x, r, 1, total_repeat_length=t))
+        ours = fxgrad.jit(lambda r, t=total: fnp.repeat(x, r, 1, total_repeat_length=t))
+        _same(ours(counts), np.asarray(expected(counts)))
 
 
 @given(shapes, st.data())

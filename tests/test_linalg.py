@@ -540,13 +540,144 @@ def test_repeated_eigenvalues_documented_behaviour():
     assert not np.isfinite(np.asarray(v_dot)).all()
 
 
-def test_qr_and_svd_derivatives_raise_where_undefined():
-    with pytest.raises(NotImplementedError, match="full_matrices=False"):
-        fxgrad.jvp(lambda a: fnp.linalg.qr(a, "complete"), (_randn((4, 2)),), (_randn((4, 2)),))
-    with pytest.raises(NotImplementedError, match="full_matrices=False"):
+def test_derivatives_raise_where_jax_does_not_define_them():
+    from fxgrad.errors import MissingRuleError
+
+    with pytest.raises(MissingRuleError, match="full_matrices=False"):
         fxgrad.grad(lambda a: fnp.sum(fnp.linalg.svd(a)[0]))(_randn((4, 2)))
-    with pytest.raises(NotImplementedError, match="compute_left_eigenvectors=False"):
-        fxgrad.jvp(lambda a: lax_linalg.eig(a)[1], (_randn((3, 3)),), (_randn((3, 3)),))
+    with pytest.raises(MissingRuleError, match=r"geqrf.*mode='raw'.*'reduced'"):
+        fxgrad.grad(lambda a: fnp.sum(fnp.linalg.qr(a, "raw")[0]))(_randn((4, 2)))
+
+
+@pytest.mark.parametrize("shape", [(5, 2), (2, 4, 3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_qr_complete_tall_derivative_matches_lapack(shape, dtype):
+    """Q's extra columns follow LAPACK's Householder construction: compare with central
+    differences of NumPy's complete QR, and check_grads to order 2."""
+    a, da = _randn(shape, dtype), _randn(shape, dtype, seed=1)
+    (q, r), (dq, dr) = fxgrad.jvp(lambda a: tuple(fnp.linalg.qr(a, "complete")), (a,), (da,))
+    eps = 1e-6
+    plus, minus = np.linalg.qr(a + eps * da, "complete"), np.linalg.qr(a - eps * da, "complete")
+    _close(dq, (plus.Q - minus.Q) / (2 * eps), np.float64, tol=1e-7)
+    _close(dr, (plus.R - minus.R) / (2 * eps), np.float64, tol=1e-7)
+    check_grads(lambda a: fnp.linalg.qr(a, "complete"), (a,), order=2, modes=("fwd", "rev"))
+
+
+@pytest.mark.parametrize("left,right", [(True, False), (True, True), (False, True)])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_eig_eigenvector_derivatives(left, right, dtype):
+    """Left and right eigenvectors differentiate through geev's normalisation (unit norm,
+    real largest component), so the raw vectors match finite differences."""
+    a = _randn((3, 3), dtype, seed=5)
+
+    def f(a):
+        return lax_linalg.eig(a, compute_left_eigenvectors=left, compute_right_eigenvectors=right)
+
+    check_grads(f, (a,), order=2, modes=("fwd", "rev"))
+
+
+def _jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def test_eig_derivatives_match_jax():
+    """Tangents agree with JAX's (enable_eigvec_derivs=True); LAPACK leaves the sign of a
+    real left eigenvector free and fxgrad makes its largest component positive, so left
+    vectors (and their tangents) agree up to that per-column sign."""
+    jax = _jax()
+    a, da = _randn((2, 4, 4), seed=6), _randn((2, 4, 4), seed=7)
+    (w, vl, vr), (dw, dvl, dvr) = fxgrad.jvp(lambda a: tuple(lax_linalg.eig(a)), (a,), (da,))
+    eig = jax.lax.linalg.eig
+    (jw, jvl, jvr), (jdw, jdvl, jdvr) = jax.jvp(
+        lambda a: tuple(eig(a, enable_eigvec_derivs=True)), (a,), (da,)
+    )
+    for ours, theirs in ((w, jw), (vr, jvr), (dw, jdw), (dvr, jdvr)):
+        _close(ours, theirs, np.float64, tol=1e-8)
+    sign = np.asarray(vl)[..., :1, :] / np.asarray(jvl)[..., :1, :]
+    _close(vl, sign * np.asarray(jvl), np.float64, tol=1e-8)
+    _close(dvl, sign * np.asarray(jdvl), np.float64, tol=1e-8)
+
+
+def test_qr_complete_derivative_matches_jax():
+    jax = _jax()
+    a, da = _randn((5, 3), seed=2), _randn((5, 3), seed=3)
+    _, ours = fxgrad.jvp(lambda a: tuple(fnp.linalg.qr(a, "complete")), (a,), (da,))
+    _, theirs = jax.jvp(lambda a: tuple(jax.numpy.linalg.qr(a, "complete")), (a,), (da,))
+    for x, y in zip(ours, theirs, strict=True):
+        _close(x, y, np.float64, tol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------
+# qr(mode='raw') and slogdet(method='qr')
+# ---------------------------------------------------------------------------------------
+
+
+@given(batch_shapes, st.integers(0, 5), sizes, dtypes)
+def test_qr_raw_matches_numpy(batch, m, n, dtype):
+    a = _randn((*batch, m, n), dtype)
+    h, tau = fnp.linalg.qr(a, "raw")
+    eh, etau = np.linalg.qr(a, "raw")
+    assert np.asarray(h).dtype == eh.dtype and np.asarray(tau).dtype == etau.dtype
+    _close(h, eh, dtype)
+    _close(tau, etau, dtype)
+    jh, jtau = fxgrad.jit(lambda a: fnp.linalg.qr(a, "raw"))(a)
+    _close(jh, eh, dtype)
+    _close(jtau, etau, dtype)
+
+
+def test_qr_raw_vmap_and_jax_convention():
+    a = _randn((3, 5, 4), seed=1)
+    h, tau = fxgrad.vmap(lambda a: fnp.linalg.qr(a, "raw"), in_axes=2)(a)
+    for i in range(4):
+        eh, etau = np.linalg.qr(a[:, :, i], "raw")
+        _close(h[i], eh, np.float64)
+        _close(tau[i], etau, np.float64)
+    jax = _jax()
+    jh, jtau = jax.numpy.linalg.qr(a, "raw")
+    h, tau = fnp.linalg.qr(a, "raw")
+    _close(h, jh, np.float64)
+    _close(tau, jtau, np.float64)
+
+
+@given(batch_shapes, st.integers(0, 5), dtypes)
+def test_slogdet_qr_matches_numpy(batch, n, dtype):
+    a = _randn((*batch, n, n), dtype)
+    sign, logdet = fnp.linalg.slogdet(a, method="qr")
+    expected = np.linalg.slogdet(a)
+    assert np.asarray(sign).dtype == expected.sign.dtype
+    assert np.asarray(logdet).dtype == expected.logabsdet.dtype
+    _close(sign, expected.sign, dtype)
+    _close(logdet, expected.logabsdet, dtype)
+
+
+def test_slogdet_qr_singular_and_transformations():
+    for z in (np.zeros((3, 3)), np.array([[1.0, 0.0], [2.0, 0.0]])):
+        sign, logdet = fnp.linalg.slogdet(z, method="qr")
+        assert float(sign) == 0.0 and float(logdet) == -np.inf
+    a = _wellcond((2, 3, 3))
+    check_grads(lambda a: fnp.linalg.slogdet(a, method="qr"), (a,), order=2, modes=("fwd", "rev"))
+    ac = _wellcond((3, 3), np.complex128)
+    check_grads(lambda a: fnp.linalg.slogdet(a, method="qr"), (ac,), order=2, modes=("fwd", "rev"))
+    slogdet_qr = fxgrad.vmap(lambda a: fnp.linalg.slogdet(a, method="qr"), in_axes=2)
+    batched = slogdet_qr(np.moveaxis(a, 0, 2))
+    for i in range(2):
+        expected = np.linalg.slogdet(a[i])
+        _close(batched.sign[i], expected.sign, np.float64)
+        _close(batched.logabsdet[i], expected.logabsdet, np.float64)
+    jitted = fxgrad.jit(lambda a: fnp.linalg.slogdet(a, method="qr"))(a)
+    _close(jitted.logabsdet, np.linalg.slogdet(a).logabsdet, np.float64)
+    with pytest.raises(ValueError, match=r"slogdet.*'cholesky'.*'lu'.*'qr'"):
+        fnp.linalg.slogdet(a, method="cholesky")
+
+
+def test_slogdet_qr_gradient_matches_jax():
+    jax = _jax()
+    a = _wellcond((3, 3), seed=4)
+    g = fxgrad.grad(lambda a: fnp.linalg.slogdet(a, method="qr").logabsdet)(a)
+    jg = jax.grad(lambda a: jax.numpy.linalg.slogdet(a, method="qr")[1])(a)
+    _close(g, jg, np.float64)
 
 
 # ---------------------------------------------------------------------------------------
@@ -639,8 +770,6 @@ def test_other_errors_name_function_argument_and_fix():
         fnp.linalg.matrix_power(np.eye(2), 1.5)
     with pytest.raises(ValueError, match="UPLO"):
         fnp.linalg.eigh(np.eye(2), "X")
-    with pytest.raises(NotImplementedError, match="raw"):
-        fnp.linalg.qr(np.eye(2), "raw")
     with pytest.raises(ValueError, match="unrecognized mode"):
         fnp.linalg.qr(np.eye(2), "bogus")
     with pytest.raises(ValueError, match="invalid norm order"):

@@ -11,14 +11,20 @@ differentiated again. The rules follow the literature:
 * QR: Walter & Lehmann (2018) / Townsend's note (https://j-towns.github.io/papers/
   qr-derivative.pdf): with ``C = Q^H A_dot R^-1`` and ``Omega`` its skew-Hermitian part
   read off the strict lower triangle, ``Q_dot = Q (Omega - C) + A_dot R^-1`` and
-  ``R_dot = (C - Omega) R``. Wide inputs split ``A = [A1 A2]`` with square ``A1``.
+  ``R_dot = (C - Omega) R``. Wide inputs split ``A = [A1 A2]`` with square ``A1``; the
+  extra columns of a complete ``Q`` (``m > n``) follow LAPACK's Householder
+  construction (Roberts & Roberts 2024, https://arxiv.org/abs/2409.13374), as in JAX.
+  ``geqrf`` (the packed Householder form) has no derivative, as in JAX.
 * eigh: Giles (2008), "An extended collection of matrix derivative results": with
   ``X = V^H A_dot V``, ``w_dot = diag(X)`` and ``V_dot = V (F o X)``,
   ``F_ij = 1 / (w_j - w_i)``.
 * SVD: Townsend (2016), "Differentiating the singular value decomposition"
   (https://j-towns.github.io/papers/svd-derivative.pdf), thin or square case.
 * eig: Giles (2008) / Boeddeker et al. (2017, https://arxiv.org/abs/1701.00392):
-  ``X = V^-1 A_dot V``, ``w_dot = diag(X)``, ``V_dot = V (F o X)`` kept at unit norm.
+  ``X = V^-1 A_dot V``, ``w_dot = diag(X)``, ``V_dot = V (F o X) + V diag(c)`` with
+  ``c`` keeping geev's normalisation (unit norm, real largest component), as JAX does;
+  left eigenvectors are the right ones of ``A^H`` (for ``conj(w)``).
+* SVD with ``full_matrices=True`` on a non-square input has no derivative (as in JAX).
 
 Repeated eigenvalues (and singular values), as in JAX: ``F`` is infinite for a repeated
 pair, because the eigenvectors of a repeated eigenvalue are not unique and have no
@@ -39,10 +45,8 @@ from typing import Any
 import numpy as np
 
 from fxgrad.core import ShapedArray, get_aval
-from fxgrad.errors import FxgradTypeError, ShapeError
-from fxgrad.interpreters.jvp import Zero
+from fxgrad.errors import MissingRuleError
 from fxgrad.lax import elementwise as ew
-from fxgrad.lax._define import define_primitive
 from fxgrad.lax.linalg import (
     _H,
     _col_vector,
@@ -56,17 +60,23 @@ from fxgrad.lax.linalg import (
     _shape,
     _to_dtype,
     _tril,
-    _triu,
-    batch_at_front,
     check_matrix,
     cholesky,
     cholesky_p,
+    define_stack_primitive,
     lapack_stack,
     symmetrize,
     triangular_solve,
     triangular_solve_p,
 )
-from fxgrad.lax.reduction import reduce_sum
+from fxgrad.lax.pivoted_lu import (
+    lu,
+    lu_p,
+    lu_pivots_to_permutation,
+    lu_pivots_to_permutation_p,
+    lu_solve,
+)
+from fxgrad.lax.reduction import argmax, reduce_sum
 from fxgrad.lax.slicing import concatenate, pad, slice_in_dim
 
 __all__ = [
@@ -76,6 +86,8 @@ __all__ = [
     "eig_p",
     "eigh",
     "eigh_p",
+    "geqrf",
+    "geqrf_p",
     "lu",
     "lu_p",
     "lu_pivots_to_permutation",
@@ -95,10 +107,6 @@ def _real_dtype(dtype: Any) -> np.dtype:
 
 def _complex_dtype(dtype: Any) -> np.dtype:
     return np.result_type(np.dtype(dtype), np.complex64)
-
-
-def _zero_tangent(x: Any) -> Zero:
-    return Zero.from_primal(x)
 
 
 def _inverse_gaps(w: Any, power: int = 1) -> Any:
@@ -137,239 +145,6 @@ def _safe_reciprocal(s: Any) -> Any:
     one = ew.full_like_aval(get_aval(s), 1)
     is_zero = ew.eq(s, zero)
     return ew.select_n(is_zero, ew.div(one, ew.select_n(is_zero, s, one)), zero)
-
-
-# ---------------------------------------------------------------------------------------
-# LU with partial pivoting
-# ---------------------------------------------------------------------------------------
-
-
-def _lu_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Blocked right-looking LU with partial pivoting over a stack (LAPACK getrf's choice).
-
-    NumPy has no LU routine, so this runs ``min(m, n)`` vectorised elimination steps on
-    panels of ``_LU_BLOCK`` columns, and updates the trailing matrix with one matrix
-    product per panel. The pivot is the first entry of largest ``|re| + |im|`` (LAPACK's
-    ``i?amax``); a zero pivot column is left as is (a singular ``U``), as getrf does.
-    """
-    *batch, m, n = x.shape
-    k = min(m, n)
-    count = int(np.prod(batch, dtype=np.int64))
-    a = np.array(x.reshape(count, m, n), copy=True)
-    pivots = np.zeros((count, k), np.int32)
-    perm = np.tile(np.arange(m, dtype=np.int32), (count, 1))
-    with np.errstate(all="ignore"):
-        for j0 in range(0, k, _LU_BLOCK):
-            j1 = min(j0 + _LU_BLOCK, k)
-            for j in range(j0, j1):
-                _lu_step(a, pivots, perm, j, j1)
-            if j1 < n:
-                # U12 = L11^-1 A12, then the Schur complement A22 -= L21 U12.
-                l11 = np.tril(a[:, j0:j1, j0:j1], -1) + np.eye(j1 - j0, dtype=a.dtype)
-                a[:, j0:j1, j1:] = np.linalg.solve(l11, a[:, j0:j1, j1:])
-                a[:, j1:, j1:] -= a[:, j1:, j0:j1] @ a[:, j0:j1, j1:]
-    return (
-        a.reshape(*batch, m, n),
-        pivots.reshape(*batch, k),
-        perm.reshape(*batch, m),
-    )
-
-
-_LU_BLOCK = 32
-
-
-def _lu_step(a: np.ndarray, pivots: np.ndarray, perm: np.ndarray, j: int, end: int) -> None:
-    """Eliminate column ``j``, updating the panel columns ``j + 1 .. end - 1`` only."""
-    rows = np.arange(a.shape[0])
-    col = a[:, j:, j]
-    size = np.abs(col.real) + np.abs(col.imag) if a.dtype.kind == "c" else np.abs(col)
-    p = j + np.argmax(size, axis=1)
-    pivots[:, j] = p
-    a[rows, j], a[rows, p] = a[rows, p], a[rows, j].copy()
-    perm[rows, j], perm[rows, p] = perm[rows, p], perm[rows, j].copy()
-    piv = a[:, j, j]
-    nonzero = piv != 0
-    below = a[:, j + 1 :, j]
-    scaled = below / np.where(nonzero, piv, 1)[:, None]
-    a[:, j + 1 :, j] = np.where(nonzero[:, None], scaled, below)
-    a[:, j + 1 :, j + 1 : end] -= a[:, j + 1 :, j, None] * a[:, j, None, j + 1 : end]
-
-
-def _lu_impl(x):
-    return list(_lu_factor(np.asarray(x)))
-
-
-def _lu_abstract_eval(x):
-    check_matrix("lu", x)
-    *batch, m, n = x.shape
-    return [
-        ShapedArray(tuple(x.shape), np.dtype(x.dtype), False),
-        ShapedArray((*batch, min(m, n)), np.dtype(np.int32), False),
-        ShapedArray((*batch, m), np.dtype(np.int32), False),
-    ]
-
-
-def permutation_matrix(permutation: Any, dtype: Any) -> Any:
-    """``P`` with ``P[..., i, j] = (permutation[..., i] == j)``, so ``(P @ a)[i] = a[perm[i]]``."""
-    shape = _shape(permutation)
-    m = shape[-1]
-    square = (*shape, m)
-    columns = _constant_of(np.tile(np.arange(m, dtype=np.int32), (m, 1)), square, np.int32)
-    rows = _col_vector(_to_dtype(permutation, np.int32), square)
-    return ew.convert_element_type(ew.eq(rows, columns), dtype)
-
-
-def _lu_factors(lu_mat: Any) -> tuple[Any, Any]:
-    """Square factors ``L`` (``m x m``, unit diagonal) and ``U`` (``n x n``) of a packed LU.
-
-    For a rectangular ``m x n`` input the missing columns of ``L`` and rows of ``U`` are
-    those of the identity, so ``L`` and ``U`` are invertible and ``P A = L[:, :k] U[:k]``.
-    """
-    *batch, m, n = _shape(lu_mat)
-    k = min(m, n)
-    nd = len(batch) + 2
-    dtype = get_aval(lu_mat).dtype
-    zero = np.asarray(0, dtype=dtype)
-    no_pad = [(0, 0, 0)] * nd
-    lower = _tril(slice_in_dim(lu_mat, 0, k, axis=nd - 1), -1)
-    if m > k:
-        lower = pad(lower, zero, [*no_pad[:-1], (0, m - k, 0)])
-    upper = _triu(slice_in_dim(lu_mat, 0, k, axis=nd - 2))
-    if n > k:
-        upper = pad(upper, zero, [*no_pad[:-2], (0, n - k, 0), (0, 0, 0)])
-        tail = np.diag(np.concatenate([np.zeros(k), np.ones(n - k)]))
-        upper = ew.add(upper, _constant_of(tail, _shape(upper), dtype))
-    lower = ew.add(lower, _eye_like(lower))
-    return lower, upper
-
-
-def _lu_jvp(primals, tangents):
-    (x,), (x_dot,) = primals, tangents
-    lu_mat, pivots, perm = lu_p.bind(x)
-    dtype = get_aval(x).dtype
-    lower, upper = _lu_factors(lu_mat)
-    pa_dot = _matmul(permutation_matrix(perm, dtype), x_dot)
-    la = triangular_solve(lower, pa_dot, left_side=True, lower=True, unit_diagonal=True)
-    lau = triangular_solve(upper, la, left_side=False, lower=False)
-    lu_dot = ew.add(_matmul(lower, _tril(lau, -1)), _matmul(_triu(lau), upper))
-    return [lu_mat, pivots, perm], [lu_dot, _zero_tangent(pivots), _zero_tangent(perm)]
-
-
-def _lu_batch(axis_size, vals, dims):
-    return batch_at_front(lu_p, axis_size, vals, dims, {})
-
-
-lu_p = define_primitive(
-    "lu",
-    impl=_lu_impl,
-    abstract_eval=_lu_abstract_eval,
-    jvp=_lu_jvp,
-    batch=_lu_batch,
-    kernel="library",
-    multiple_results=True,
-)
-
-
-def lu(x: Any) -> tuple[Any, Any, Any]:
-    """LU decomposition with partial pivoting (JAX's ``lax.linalg.lu``).
-
-    Args:
-      x: ``[..., m, n]`` floating or complex.
-
-    Returns:
-      ``(lu, pivots, permutation)``: ``lu`` packs the unit-lower ``L`` (below the
-      diagonal) and the upper ``U``; ``pivots`` (``[..., min(m, n)]``, int32) says that
-      row ``i`` was swapped with row ``pivots[i]`` at step ``i``; ``permutation``
-      (``[..., m]``, int32) is the resulting row order: ``x[permutation] = L @ U``.
-      A singular matrix gives a ``U`` with zeros on its diagonal (no error).
-
-    Example:
-      >>> import numpy as np
-      >>> from fxgrad.lax.linalg import lu
-      >>> packed, pivots, perm = lu(np.array([[1.0, 2.0], [3.0, 4.0]]))
-      >>> perm
-      Array([1, 0], dtype=int32)
-    """
-    check_matrix("lu", get_aval(x))
-    return tuple(lu_p.bind(x))
-
-
-def _lu_pivots_to_permutation_impl(pivots, *, permutation_size):
-    pivots = np.asarray(pivots)
-    *batch, k = pivots.shape
-    flat = pivots.reshape(int(np.prod(batch, dtype=np.int64)), k).astype(np.int64)
-    perm = np.tile(np.arange(permutation_size, dtype=np.int32), (flat.shape[0], 1))
-    rows = np.arange(flat.shape[0])
-    for j in range(k):
-        p = flat[:, j]
-        valid = (p >= 0) & (p < permutation_size)
-        p = np.where(valid, p, j)  # out-of-range pivots swap nothing
-        perm[rows, j], perm[rows, p] = perm[rows, p], perm[rows, j].copy()
-    return perm.reshape(*batch, permutation_size)
-
-
-def _lu_pivots_to_permutation_abstract_eval(pivots, *, permutation_size):
-    if pivots.ndim < 1 or np.dtype(pivots.dtype).kind not in "iu":
-        raise FxgradTypeError(
-            "lax.linalg.lu_pivots_to_permutation: pivots must be an integer array of rank "
-            f">= 1, got {pivots.str_short()}"
-        )
-    if pivots.shape[-1] > permutation_size:
-        raise ShapeError(
-            f"lax.linalg.lu_pivots_to_permutation: {pivots.shape[-1]} pivots cannot fit a "
-            f"permutation of size {permutation_size}; pass permutation_size >= "
-            f"{pivots.shape[-1]}"
-        )
-    return ShapedArray((*pivots.shape[:-1], permutation_size), np.dtype(np.int32), False)
-
-
-def _lu_pivots_to_permutation_jvp(primals, tangents, *, permutation_size):
-    out = lu_pivots_to_permutation_p.bind(*primals, permutation_size=permutation_size)
-    return out, _zero_tangent(out)
-
-
-def _lu_pivots_to_permutation_batch(axis_size, vals, dims, *, permutation_size):
-    params = {"permutation_size": permutation_size}
-    return batch_at_front(lu_pivots_to_permutation_p, axis_size, vals, dims, params)
-
-
-lu_pivots_to_permutation_p = define_primitive(
-    "lu_pivots_to_permutation",
-    impl=_lu_pivots_to_permutation_impl,
-    abstract_eval=_lu_pivots_to_permutation_abstract_eval,
-    jvp=_lu_pivots_to_permutation_jvp,
-    batch=_lu_pivots_to_permutation_batch,
-    kernel="library",
-)
-
-
-def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:
-    """The row order produced by applying LAPACK-style ``pivots`` (swaps) to ``arange``.
-
-    Args:
-      pivots: ``[..., k]`` integers, as returned by ``lu``.
-      permutation_size: ``m >= k``, the number of rows.
-
-    Returns:
-      ``[..., permutation_size]`` int32.
-
-    Example:
-      >>> import numpy as np
-      >>> from fxgrad.lax.linalg import lu_pivots_to_permutation
-      >>> lu_pivots_to_permutation(np.array([2, 2], np.int32), 3)
-      Array([2, 0, 1], dtype=int32)
-    """
-    params = {"permutation_size": int(permutation_size)}
-    _lu_pivots_to_permutation_abstract_eval(get_aval(pivots), **params)
-    return lu_pivots_to_permutation_p.bind(pivots, **params)
-
-
-def lu_solve(a: Any, b: Any) -> Any:
-    """``a^-1 b`` for square ``a [..., n, n]`` and ``b [..., n, k]`` (same batch axes)."""
-    lu_mat, _, perm = lu(a)
-    pb = _matmul(permutation_matrix(perm, get_aval(a).dtype), b)
-    y = triangular_solve(lu_mat, pb, left_side=True, lower=True, unit_diagonal=True)
-    return triangular_solve(lu_mat, y, left_side=True, lower=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -414,41 +189,64 @@ def _qr_tall_jvp(q: Any, r: Any, x_dot: Any) -> tuple[Any, Any]:
     return q_dot, r_dot
 
 
+def _qr_complete_columns_jvp(q: Any, q_dot_mn: Any) -> Any:
+    """Tangent of the last ``m - n`` columns of a complete Householder ``Q`` (``m > n``).
+
+    LAPACK's ``Q = I - V T V^H`` (compact WY, ``V = [V_n; V_p]`` unit lower trapezoidal)
+    ties the extra columns to the first ``n``: with ``Z = Q_pn (Q_nn - I)^-1``
+    (``= V_p V_n^-1``), ``Q_mp = E_mp + (Q_mn - E_mn) Z^H``. Differentiating, with
+    ``Z_dot = (Q_pn_dot - Z Q_nn_dot) (Q_nn - I)^-1`` and the unitarity identity
+    ``(Q_mn - E_mn) (Q_nn - I)^-H = -(Q_mn + Q_mp Z)``, gives
+    ``Q_mp_dot = Q_mn_dot Z^H - (Q_mn + Q_mp Z) (Q_pn_dot - Z Q_nn_dot)^H``
+    (Roberts & Roberts 2024, https://arxiv.org/abs/2409.13374, eqs. 32-33; JAX's rule).
+    It needs every Householder ``tau`` nonzero, as the reflectors are then smooth.
+    """
+    *batch, m, _ = _shape(q)
+    n = _shape(q_dot_mn)[-1]
+    rows, cols = len(batch), len(batch) + 1
+    q_mn, q_mp = slice_in_dim(q, 0, n, axis=cols), slice_in_dim(q, n, m, axis=cols)
+    q_nn, q_pn = slice_in_dim(q_mn, 0, n, axis=rows), slice_in_dim(q_mn, n, m, axis=rows)
+    dq_nn = slice_in_dim(q_dot_mn, 0, n, axis=rows)
+    dq_pn = slice_in_dim(q_dot_mn, n, m, axis=rows)
+    z_h = lu_solve(_H(ew.sub(q_nn, _eye_like(q_nn))), _H(q_pn))
+    z = _H(z_h)
+    basis = ew.add(q_mn, _matmul(q_mp, z))
+    dq_mp = ew.sub(_matmul(q_dot_mn, z_h), _matmul(basis, _H(ew.sub(dq_pn, _matmul(z, dq_nn)))))
+    return concatenate([q_dot_mn, dq_mp], cols)
+
+
 def _qr_jvp(primals, tangents, *, full_matrices):
     (x,), (x_dot,) = primals, tangents
     *batch, m, n = _shape(x)
-    if full_matrices and m > n:
-        raise NotImplementedError(
-            f"The derivative of lax.linalg.qr with full_matrices=True (mode='complete') is "
-            f"not defined for a matrix with more rows than columns (shape {_shape(x)}): "
-            f"the last {m - n} columns of Q are not unique. Use full_matrices=False "
-            "(mode='reduced')."
-        )
     q, r = qr_p.bind(x, full_matrices=full_matrices)
-    if m >= n:
-        q_dot, r_dot = _qr_tall_jvp(q, r, x_dot)
-        return [q, r], [q_dot, r_dot]
-    # Wide: x = [x1 x2] with square x1 = Q R1, and R2 = Q^H x2.
-    axis = len(batch) + 1
-    r1, r2 = slice_in_dim(r, 0, m, axis=axis), slice_in_dim(r, m, n, axis=axis)
-    dx1, dx2 = slice_in_dim(x_dot, 0, m, axis=axis), slice_in_dim(x_dot, m, n, axis=axis)
+    rows, cols = len(batch), len(batch) + 1
+    if m > n:
+        if not full_matrices:
+            return [q, r], list(_qr_tall_jvp(q, r, x_dot))
+        # Complete: the thin factors' tangents, then Q's extra columns; R's extra rows
+        # are zero.
+        q_mn = slice_in_dim(q, 0, n, axis=cols)
+        r_nn = slice_in_dim(r, 0, n, axis=rows)
+        dq_mn, dr_nn = _qr_tall_jvp(q_mn, r_nn, x_dot)
+        r_dot = pad(
+            dr_nn, np.zeros((), get_aval(x).dtype), [*[(0, 0, 0)] * rows, (0, m - n, 0), (0, 0, 0)]
+        )
+        return [q, r], [_qr_complete_columns_jvp(q, dq_mn), r_dot]
+    # Square or wide: x = [x1 x2] with square x1 = Q R1, and R2 = Q^H x2.
+    r1, r2 = slice_in_dim(r, 0, m, axis=cols), slice_in_dim(r, m, n, axis=cols)
+    dx1, dx2 = slice_in_dim(x_dot, 0, m, axis=cols), slice_in_dim(x_dot, m, n, axis=cols)
     q_dot, r1_dot = _qr_tall_jvp(q, r1, dx1)
+    if m == n:
+        return [q, r], [q_dot, r1_dot]
     r2_dot = _matmul(_H(q), ew.sub(dx2, _matmul(q_dot, r2)))
-    return [q, r], [q_dot, concatenate([r1_dot, r2_dot], axis)]
+    return [q, r], [q_dot, concatenate([r1_dot, r2_dot], cols)]
 
 
-def _qr_batch(axis_size, vals, dims, *, full_matrices):
-    return batch_at_front(qr_p, axis_size, vals, dims, {"full_matrices": full_matrices})
-
-
-qr_p = define_primitive(
+qr_p = define_stack_primitive(
     "qr",
     impl=_qr_impl,
     abstract_eval=_qr_abstract_eval,
     jvp=_qr_jvp,
-    batch=_qr_batch,
-    kernel="library",
-    multiple_results=True,
 )
 
 
@@ -462,8 +260,9 @@ def qr(x: Any, *, pivoting: bool = False, full_matrices: bool = True) -> tuple[A
         ``m x k`` and ``R`` ``k x n`` with ``k = min(m, n)``.
 
     Returns:
-      ``(Q, R)`` in the dtype of ``x``. Derivatives are defined for ``m <= n`` and for
-      ``full_matrices=False``.
+      ``(Q, R)`` in the dtype of ``x``, differentiable in every mode (for
+      ``full_matrices=True`` and ``m > n`` through LAPACK's Householder construction of
+      the extra columns of ``Q``, as in JAX).
 
     Example:
       >>> import numpy as np
@@ -478,6 +277,65 @@ def qr(x: Any, *, pivoting: bool = False, full_matrices: bool = True) -> tuple[A
     params = {"full_matrices": bool(full_matrices)}
     _qr_abstract_eval(get_aval(x), **params)
     return tuple(qr_p.bind(x, **params))
+
+
+def _geqrf_impl(x):
+    x = np.asarray(x)
+    *batch, m, n = x.shape
+    outs = [((n, m), x.dtype), ((min(m, n),), x.dtype)]
+    # NumPy's mode='raw' is LAPACK geqrf's output in Fortran order: h is a^T.
+    h, taus = lapack_stack(lambda a: np.linalg.qr(a, mode="raw"), x, outs)
+    return [np.ascontiguousarray(np.swapaxes(h, -1, -2), x.dtype), np.asarray(taus, x.dtype)]
+
+
+def _geqrf_abstract_eval(x):
+    check_matrix("geqrf", x)
+    *batch, m, n = x.shape
+    dtype = np.dtype(x.dtype)
+    return [ShapedArray((*batch, m, n), dtype), ShapedArray((*batch, min(m, n)), dtype)]
+
+
+def _geqrf_jvp(primals, tangents):
+    raise MissingRuleError(
+        "Differentiation rule for 'geqrf' (lax.linalg.geqrf, and fxgrad.numpy.linalg.qr "
+        "with mode='raw') is not implemented, as in JAX: the Householder reflectors and "
+        "their scales are LAPACK's storage format, not a quantity with a useful derivative. "
+        "Differentiate mode='reduced', 'complete' or 'r' instead."
+    )
+
+
+geqrf_p = define_stack_primitive(
+    "geqrf",
+    impl=_geqrf_impl,
+    abstract_eval=_geqrf_abstract_eval,
+    jvp=_geqrf_jvp,
+)
+
+
+def geqrf(x: Any) -> tuple[Any, Any]:
+    """Householder QR in LAPACK's packed form (LAPACK ``geqrf``; JAX's ``lax.linalg.geqrf``).
+
+    ``Q = H_1 ... H_k`` with ``H_i = I - taus[i] v_i v_i^H``, ``v_i`` being 1 at row
+    ``i``, zero above it, and ``a[i + 1:, i]`` below it; ``R`` is the upper triangle of
+    ``a``. Not differentiable (as in JAX).
+
+    Args:
+      x: ``[..., m, n]`` floating or complex.
+
+    Returns:
+      ``(a, taus)``: ``a`` of the shape and dtype of ``x``, ``taus`` ``[..., min(m, n)]``.
+      ``fxgrad.numpy.linalg.qr(x, mode='raw')`` returns ``(a^T, taus)``, as NumPy does.
+
+    Example:
+      >>> import numpy as np
+      >>> from fxgrad.lax.linalg import geqrf
+      >>> a, taus = geqrf(np.array([[3.0], [4.0]]))
+      >>> np.round(np.asarray(a), 6), np.asarray(taus)
+      (array([[-5. ],
+             [ 0.5]]), array([1.6]))
+    """
+    _geqrf_abstract_eval(get_aval(x))
+    return tuple(geqrf_p.bind(x))
 
 
 # ---------------------------------------------------------------------------------------
@@ -518,18 +376,11 @@ def _eigh_jvp(primals, tangents, *, lower, sort_eigenvalues):
     return [v, w], [v_dot, w_dot]
 
 
-def _eigh_batch(axis_size, vals, dims, **params):
-    return batch_at_front(eigh_p, axis_size, vals, dims, params)
-
-
-eigh_p = define_primitive(
+eigh_p = define_stack_primitive(
     "eigh",
     impl=_eigh_impl,
     abstract_eval=_eigh_abstract_eval,
     jvp=_eigh_jvp,
-    batch=_eigh_batch,
-    kernel="library",
-    multiple_results=True,
 )
 
 
@@ -624,7 +475,8 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     (x,), (x_dot,) = primals, tangents
     *_, m, n = _shape(x)
     if compute_uv and full_matrices and m != n:
-        raise NotImplementedError(
+        # As in JAX; Giles (2008) shows the full case, with the extra vectors' gauge.
+        raise MissingRuleError(
             f"The derivative of lax.linalg.svd with full_matrices=True is not defined for a "
             f"non-square matrix (shape {_shape(x)}): the extra singular vectors are not "
             "unique. Use full_matrices=False, or compute_uv=False (svdvals) for the "
@@ -656,18 +508,11 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     return [s, u, vh], [s_dot, u_dot, _H(v_dot)]
 
 
-def _svd_batch(axis_size, vals, dims, **params):
-    return batch_at_front(svd_p, axis_size, vals, dims, params)
-
-
-svd_p = define_primitive(
+svd_p = define_stack_primitive(
     "svd",
     impl=_svd_impl,
     abstract_eval=_svd_abstract_eval,
     jvp=_svd_jvp,
-    batch=_svd_batch,
-    kernel="library",
-    multiple_results=True,
 )
 
 
@@ -759,55 +604,93 @@ def _eig_abstract_eval(x, *, compute_left_eigenvectors, compute_right_eigenvecto
     ]
 
 
+def _lapack_gauge(v: Any, u: Any) -> Any:
+    """``u + v diag(c)``: the tangent ``u`` made to keep LAPACK's normalisation of ``v``.
+
+    ``A v_j = w_j v_j`` fixes the tangent of ``v_j`` only up to ``c_j v_j``; geev fixes
+    ``v_j`` by a unit 2-norm and a real largest-magnitude component (row ``k_j``), which
+    gives ``c_j = -Re(v_j^H u_j) - i Im(u[k_j, j]) / v[k_j, j]`` (as JAX does).
+    """
+    shape = _shape(v)
+    rows = len(shape) - 2
+    k = argmax(ew.abs(v), rows, np.int32)
+    row_index = _constant_of(
+        np.tile(np.arange(shape[-1], dtype=np.int32)[:, None], shape[-1]), shape, np.int32
+    )
+    mask = _to_dtype(ew.eq(row_index, _row_vector(k, shape)), get_aval(v).dtype)
+    norm_part = ew.real(reduce_sum(ew.mul(ew.conj(v), u), (rows,)))
+    u_top = ew.imag(reduce_sum(ew.mul(mask, u), (rows,)))
+    v_top = ew.real(reduce_sum(ew.mul(mask, v), (rows,)))
+    c = ew.complex(ew.neg(norm_part), ew.neg(ew.div(u_top, v_top)))
+    return ew.add(u, _scale_columns(v, c))
+
+
+def _eig_vector_jvp(w: Any, v: Any, a_dot: Any) -> tuple[Any, Any]:
+    """Tangents of eigenvalues ``w`` and right eigenvectors ``v`` for a tangent ``a_dot``.
+
+    Giles (2008), section 3.1: ``P = V^-1 A_dot V``, ``w_dot = diag(P)`` and
+    ``V_dot = V (F o P)``, then LAPACK's normalisation (``_lapack_gauge``).
+    """
+    p = lu_solve(v, _matmul(a_dot, v))
+    return _diagonal(p), _lapack_gauge(v, _matmul(v, ew.mul(_inverse_gaps(w), p)))
+
+
 def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors):
     (x,), (x_dot,) = primals, tangents
+    outs = eig_p.bind(
+        x,
+        compute_left_eigenvectors=compute_left_eigenvectors,
+        compute_right_eigenvectors=True,
+    )
+    w, vr = outs[0], outs[-1]
+    a_dot = _to_dtype(x_dot, get_aval(w).dtype)
+    if not (compute_left_eigenvectors or compute_right_eigenvectors):
+        return [w], [_diagonal(lu_solve(vr, _matmul(a_dot, vr)))]
+    w_dot, vr_dot = _eig_vector_jvp(w, vr, a_dot)
+    primals_out, tangents_out = [w], [w_dot]
     if compute_left_eigenvectors:
-        raise NotImplementedError(
-            "The derivative of lax.linalg.eig's left eigenvectors is not implemented; "
-            "call eig with compute_left_eigenvectors=False (fxgrad.numpy.linalg.eig does)."
-        )
-    w, vr = eig_p.bind(x, compute_left_eigenvectors=False, compute_right_eigenvectors=True)
-    cdtype = get_aval(w).dtype
-    vinv_da_v = lu_solve(vr, _matmul(_to_dtype(x_dot, cdtype), vr))
-    w_dot = _diagonal(vinv_da_v)
-    if not compute_right_eigenvectors:
-        return [w], [w_dot]
-    v_dot = _matmul(vr, ew.mul(_inverse_gaps(w), vinv_da_v))
-    # Keep each eigenvector at unit norm: remove Re(v^H v_dot) v.
-    norm_dot = _real_part(reduce_sum(ew.mul(ew.conj(vr), v_dot), (len(_shape(vr)) - 2,)))
-    v_dot = ew.sub(v_dot, _scale_columns(vr, norm_dot))
-    return [w, vr], [w_dot, v_dot]
+        # Left eigenvectors of A are the right eigenvectors of A^H, for conj(w).
+        vl = outs[1]
+        _, vl_dot = _eig_vector_jvp(ew.conj(w), vl, _H(a_dot))
+        primals_out.append(vl)
+        tangents_out.append(vl_dot)
+    if compute_right_eigenvectors:
+        primals_out.append(vr)
+        tangents_out.append(vr_dot)
+    return primals_out, tangents_out
 
 
-def _eig_batch(axis_size, vals, dims, **params):
-    return batch_at_front(eig_p, axis_size, vals, dims, params)
-
-
-eig_p = define_primitive(
+eig_p = define_stack_primitive(
     "eig",
     impl=_eig_impl,
     abstract_eval=_eig_abstract_eval,
     jvp=_eig_jvp,
-    batch=_eig_batch,
-    kernel="library",
-    multiple_results=True,
 )
 
 
 def eig(
-    x: Any, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True
+    x: Any,
+    *,
+    compute_left_eigenvectors: bool = True,
+    compute_right_eigenvectors: bool = True,
+    enable_eigvec_derivs: bool = True,
 ) -> list[Any]:
     """Eigendecomposition of general square matrices (JAX's ``lax.linalg.eig``).
 
-    Evaluated by LAPACK's geev through NumPy on the CPU. Outputs are always complex.
-    Derivatives: eigenvalues, and right eigenvectors normalised to unit length (their
-    phase is not fixed, so only phase-invariant functions of them have derivatives that
-    match finite differences); left eigenvectors have none.
+    Evaluated by LAPACK's geev through NumPy on the CPU. Outputs are always complex;
+    eigenvectors have unit 2-norm and a real largest-magnitude component (geev's
+    normalisation). Derivatives of the eigenvalues and of both kinds of eigenvectors
+    follow Giles (2008) and differentiate through that normalisation, so they match
+    finite differences where the eigenvalues are distinct (NaN or huge near repeated
+    ones, where the eigenvectors are not unique).
 
     Args:
       x: ``[..., n, n]`` floating or complex.
       compute_left_eigenvectors: also return ``vl`` with ``vl.H @ x = w * vl.H``.
       compute_right_eigenvectors: also return ``vr`` with ``x @ vr = vr * w``.
+      enable_eigvec_derivs: accepted for JAX compatibility. JAX refuses eigenvector
+        derivatives unless it is True (they assume distinct eigenvalues, which it
+        cannot check); fxgrad always provides them, as if it were True.
 
     Returns:
       ``[w]`` followed by ``vl`` and/or ``vr`` as requested.

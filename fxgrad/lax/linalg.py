@@ -12,10 +12,11 @@ is linear in ``b`` (its transpose is the solve with ``op(a)`` transposed), and i
 the Cholesky decomposition" (https://arxiv.org/abs/1602.07527):
 ``L_dot = L Phi(L^-1 A_dot L^-H)`` with ``Phi`` taking the lower triangle and half the
 diagonal. Both work on stacks ``[..., m, m]`` natively, so their batch rules move the batch
-axis to the front. The other decompositions (LU, QR, eigh, SVD, eig) live in
-``fxgrad.lax.decompositions`` and are reachable here too (``fxgrad.lax.linalg.qr``), as
-in ``jax.lax.linalg``. The matrix helpers below (``_mT``, ``_H``, ``_tril``, ...) are
-written with lax functions so the rules built from them transform again.
+axis to the front (``define_stack_primitive``). The other decompositions live in
+``fxgrad.lax.pivoted_lu`` (LU) and ``fxgrad.lax.decompositions`` (QR, geqrf, eigh, SVD, eig) and
+are reachable here too (``fxgrad.lax.linalg.qr``), as in ``jax.lax.linalg``. The matrix
+helpers below (``_mT``, ``_H``, ``_tril``, ...) are written with lax functions so the
+rules built from them transform again.
 """
 
 from __future__ import annotations
@@ -369,6 +370,37 @@ def batch_at_front(prim: Any, axis_size: int, vals: Sequence[Any], dims: Sequenc
     return out, 0
 
 
+def define_stack_primitive(
+    name: str,
+    *,
+    impl: Any,
+    abstract_eval: Any,
+    jvp: Any,
+    multiple_results: bool = True,
+) -> Any:
+    """``define_primitive`` for a LAPACK-style routine whose impl handles stacks.
+
+    Such a primitive is batched by moving the batch axis to the front
+    (``batch_at_front``) and lowers to a library call.
+    """
+    prim: Any = None
+
+    def batch(axis_size, vals, dims, **params):
+        return batch_at_front(prim, axis_size, vals, dims, params)
+
+    batch.__name__ = batch.__qualname__ = f"_{name}_batch"
+    prim = define_primitive(
+        name,
+        impl=impl,
+        abstract_eval=abstract_eval,
+        jvp=jvp,
+        batch=batch,
+        kernel="library",
+        multiple_results=multiple_results,
+    )
+    return prim
+
+
 def check_matrix(fn_name: str, aval: Any, *, square: bool = False, arg: str = "x") -> None:
     """Raise a named error unless ``aval`` is a stack of (square) inexact matrices."""
     shape = tuple(aval.shape)
@@ -631,17 +663,12 @@ def _cholesky_jvp(primals, tangents):
     return chol, _matmul(chol, phi)
 
 
-def _cholesky_batch(axis_size, vals, dims):
-    return batch_at_front(cholesky_p, axis_size, vals, dims, {})
-
-
-cholesky_p = define_primitive(
+cholesky_p = define_stack_primitive(
     "cholesky",
     impl=_cholesky_impl,
     abstract_eval=_cholesky_abstract_eval,
     jvp=_cholesky_jvp,
-    batch=_cholesky_batch,
-    kernel="library",
+    multiple_results=False,
 )
 
 
@@ -679,27 +706,11 @@ def symmetrize(x: Any) -> Any:
     return ew.mul(ew.add(x, _H(x)), np.asarray(0.5, dtype=get_aval(x).dtype))
 
 
-_DECOMPOSITIONS = (
-    "eig",
-    "eig_p",
-    "eigh",
-    "eigh_p",
-    "lu",
-    "lu_p",
-    "lu_pivots_to_permutation",
-    "lu_pivots_to_permutation_p",
-    "qr",
-    "qr_p",
-    "svd",
-    "svd_p",
-)
-
-
 def __getattr__(name: str) -> Any:
-    # ``lax.linalg.qr`` etc., as in ``jax.lax.linalg``; they live in a module of their
-    # own (decompositions imports this one, so the lookup is lazy).
-    if name in _DECOMPOSITIONS:
-        from fxgrad.lax import decompositions
+    # ``lax.linalg.qr`` etc., as in ``jax.lax.linalg``; they live in modules of their own
+    # (which import this one, so the lookup is lazy).
+    from fxgrad.lax import decompositions
 
+    if name in decompositions.__all__:
         return getattr(decompositions, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

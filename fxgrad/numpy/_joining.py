@@ -17,6 +17,7 @@ takes ``total_repeat_length=``, and ``tril``/``triu`` need at least 2-D input.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +25,10 @@ import numpy as np
 
 from fxgrad import dtypes
 from fxgrad.core import Tracer, get_aval
-from fxgrad.errors import ConcretizationError, ShapeError
+from fxgrad.errors import ConcretizationError, FxgradTypeError, ShapeError
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax import indexing as lind
+from fxgrad.lax import reduction as lred
 from fxgrad.lax import shape as lshape
 from fxgrad.lax import slicing as lsl
 from fxgrad.numpy._util import asarray_value, canonicalize_axes, canonicalize_axis, promote_dtypes
@@ -398,18 +400,62 @@ def _repeat_indices(repeats: np.ndarray, total: int | None) -> np.ndarray:
     return np.cumsum(marks) - 1
 
 
+def _traced_repeats(repeats: Any) -> bool:
+    """Whether ``repeats`` is a traced value with no concrete value (under ``jit``/``vmap``)."""
+    return isinstance(repeats, Tracer) and repeats.to_concrete_value() is None
+
+
+def _repeat_traced(a: Any, repeats: Any, axis: int, total: int) -> Any:
+    """``repeat`` with traced counts: a gather whose indices come from the counts.
+
+    Output position ``j`` reads element ``i`` when ``starts[i] <= j < starts[i + 1]``,
+    with ``starts`` the exclusive cumulative sum of the counts, so the index is
+    ``searchsorted(starts, j, side='right') - 1``; positions past the total read the
+    last element (JAX's rule). Differentiable in ``a`` (gather transposes to a
+    scatter-add); the counts are integers and have no derivative.
+    """
+    from fxgrad.numpy._sorting import searchsorted
+
+    shape = tuple(get_aval(a).shape)
+    n = shape[axis]
+    counts_aval = get_aval(repeats)
+    if np.dtype(counts_aval.dtype).kind not in "iu":
+        raise FxgradTypeError(
+            f"fxgrad.numpy.repeat: repeats must be integers, got {counts_aval.str_short()}"
+        )
+    if counts_aval.shape not in ((), (1,), (n,)):
+        raise ValueError(
+            f"fxgrad.numpy.repeat: repeats of shape {tuple(counts_aval.shape)} do not match "
+            f"{n} elements along axis {axis}; pass one count or one per element"
+        )
+    if n == 0:
+        return lsl.full((*shape[:axis], total, *shape[axis + 1 :]), 0, get_aval(a).dtype)
+    counts = ew.convert_element_type(repeats, np.dtype(np.int64))
+    if counts_aval.shape != (n,):  # one count for every element
+        counts = lshape.broadcast_in_dim(lshape.reshape(counts, ()), (n,), ())
+    starts = ew.sub(lred.cumsum(counts, 0), counts)
+    positions = np.arange(total, dtype=np.int64)
+    index = ew.sub(searchsorted(starts, positions, side="right"), np.int64(1))
+    return take(a, index, axis=axis, mode="clip")
+
+
 def repeat(
     a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length: int | None = None
 ) -> Any:
     """Repeat each element ``repeats`` times (an int, or one count per element).
 
-    ``repeats`` must be static. With ``total_repeat_length`` the result has that length
-    along ``axis``: truncated, or extended with the last element (as in JAX).
+    With ``total_repeat_length`` the result has that length along ``axis``: truncated,
+    or extended with the last element (as in JAX). ``repeats`` may be traced (an array
+    argument under ``jit`` or ``vmap``) only with ``total_repeat_length``, which fixes
+    the result's shape; the result stays differentiable in ``a``.
 
     Example:
-      >>> import fxgrad.numpy as fnp
+      >>> import fxgrad, fxgrad.numpy as fnp
       >>> fnp.repeat(fnp.arange(3), [1, 2, 0])
       Array([0, 1, 1], dtype=int64)
+      >>> f = fxgrad.jit(lambda r: fnp.repeat(fnp.arange(3), r, total_repeat_length=4))
+      >>> f(fnp.array([1, 2, 0]))
+      Array([0, 1, 1, 2], dtype=int64)
     """
     a = asarray_value(a)
     if axis is None:
@@ -418,6 +464,16 @@ def repeat(
     shape = tuple(get_aval(a).shape)
     axis = canonicalize_axis(axis, len(shape), "repeat")
     n = shape[axis]
+    if _traced_repeats(repeats):
+        if total_repeat_length is None:
+            raise ConcretizationError(
+                "fxgrad.numpy.repeat: repeats is a traced value, so the total number of "
+                "repeats (the length of the result) is not known when tracing. Pass "
+                "total_repeat_length=<int> (the result is truncated, or extended with the "
+                "last element, to that length), or make repeats static (a Python int or "
+                "sequence, or a static argument under jit)."
+            )
+        return _repeat_traced(a, repeats, axis, operator.index(total_repeat_length))
     counts = _static_ints(repeats, "repeats", "repeat")
     if np.any(counts < 0):
         raise ValueError("fxgrad.numpy.repeat: repeats may not contain negative values")

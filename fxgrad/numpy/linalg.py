@@ -4,8 +4,10 @@ Every function takes stacks of matrices ``[..., m, n]`` (NumPy 2's rules) and is
 from the primitives of ``fxgrad.lax.linalg`` (``lu``, ``triangular_solve``,
 ``cholesky``, ``qr``, ``eigh``, ``svd``, ``eig``), whose derivative rules follow the
 literature (``fxgrad/lax/decompositions.py``), so ``grad``, ``jvp``, ``vmap`` and
-``jit`` all work. ``det`` and ``pinv`` carry their own JVPs: ``det * tr(A^-1 dA)`` and
-Golub & Pereyra's formula for the pseudo-inverse of constant rank.
+``jit`` all work. ``det``, ``slogdet(method='qr')`` and ``pinv`` carry their own JVPs:
+``det * tr(A^-1 dA)``, ``tr(A^-1 dA)`` and Golub & Pereyra's formula for the
+pseudo-inverse of constant rank. Norms, ``cond`` and ``matrix_rank`` live in
+``_linalg_norms.py``, shared helpers in ``_linalg_util.py``.
 
 Differences from NumPy, as in JAX: singular or indefinite inputs give ``inf``/``NaN``
 instead of raising ``LinAlgError`` (no value-dependent errors under ``jit``);
@@ -37,14 +39,22 @@ from typing import Any
 import numpy as np
 
 import fxgrad.numpy as fnp
-from fxgrad import dtypes
-from fxgrad.core import get_aval
 from fxgrad.custom_derivatives import custom_jvp
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.lax import decompositions as lax_dec
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax import linalg as lax_linalg
-from fxgrad.numpy._util import asarray_value, canonicalize_axis, promote_dtypes
+from fxgrad.numpy._linalg_norms import cond, matrix_norm, matrix_rank, norm, vector_norm
+from fxgrad.numpy._linalg_util import (
+    _broadcast_batch,
+    _dtype,
+    _inexact,
+    _inverse,
+    _matrix,
+    _mH,
+    _shape,
+)
+from fxgrad.numpy._util import asarray_value, canonicalize_axis
 
 __all__ = [
     "EigResult",
@@ -92,75 +102,6 @@ EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
-
-
-# ---------------------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------------------
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return tuple(get_aval(x).shape)
-
-
-def _dtype(x: Any) -> np.dtype:
-    return np.dtype(get_aval(x).dtype)
-
-
-def _inexact(fn_name: str, *arrays: Any) -> list[Any]:
-    """Arrays promoted to one floating or complex dtype (ints become the default float)."""
-    vals = promote_dtypes(*[asarray_value(a) for a in arrays])
-    dtype = _dtype(vals[0])
-    if dtype.kind not in "fc":
-        new = dtypes.to_inexact_dtype(dtype)
-        vals = [ew.convert_element_type(v, new) for v in vals]
-    elif dtype == np.float16:
-        raise FxgradTypeError(
-            f"fxgrad.numpy.linalg.{fn_name}: float16 is not supported by LAPACK; convert the "
-            "input to float32 first"
-        )
-    return vals
-
-
-def _matrix(fn_name: str, a: Any, name: str = "a", square: bool = False) -> tuple[int, ...]:
-    shape = _shape(a)
-    if len(shape) < 2:
-        raise ShapeError(
-            f"fxgrad.numpy.linalg.{fn_name}: {name} must have at least two dimensions (a "
-            f"matrix or a stack of matrices [..., m, n]), got shape {shape}"
-        )
-    if square and shape[-1] != shape[-2]:
-        raise ShapeError(
-            f"fxgrad.numpy.linalg.{fn_name}: the last two axes of {name} must form square "
-            f"matrices [..., n, n], got shape {shape}"
-        )
-    return shape
-
-
-def _mH(x: Any) -> Any:
-    """Conjugate transpose of each matrix."""
-    x = fnp.matrix_transpose(x)
-    return fnp.conjugate(x) if _dtype(x).kind == "c" else x
-
-
-def _broadcast_batch(fn_name: str, a: Any, b: Any, a_core: int, b_core: int):
-    """Broadcast the leading (batch) axes of ``a`` and ``b`` against each other."""
-    sa, sb = _shape(a), _shape(b)
-    try:
-        batch = np.broadcast_shapes(sa[: len(sa) - a_core], sb[: len(sb) - b_core])
-    except ValueError:
-        raise ShapeError(
-            f"fxgrad.numpy.linalg.{fn_name}: the batch axes of a (shape {sa}) and b (shape "
-            f"{sb}) do not broadcast"
-        ) from None
-    a = fnp.broadcast_to(a, (*batch, *sa[len(sa) - a_core :]))
-    b = fnp.broadcast_to(b, (*batch, *sb[len(sb) - b_core :]))
-    return a, b
-
-
-def _eye_like(a: Any) -> Any:
-    shape = _shape(a)
-    return fnp.broadcast_to(fnp.eye(shape[-1], dtype=_dtype(a)), shape)
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,7 +156,7 @@ def inv(a: Any) -> Any:
     """
     (a,) = _inexact("inv", a)
     _matrix("inv", a, square=True)
-    return lax_dec.lu_solve(a, _eye_like(a))
+    return _inverse(a)
 
 
 def _pivot_sign(pivots: Any, dtype: Any) -> Any:
@@ -257,35 +198,73 @@ def det(a: Any) -> Any:
     return _det(a)
 
 
+def _phase_and_log(diag: Any) -> tuple[Any, Any]:
+    """``prod(d / |d|)`` (0 if some ``d == 0``) and ``sum(log |d|)`` of diagonals ``[..., n]``."""
+    size = fnp.abs(diag)
+    logabsdet = fnp.sum(fnp.log(size), axis=-1)
+    if _dtype(diag).kind != "c":
+        return fnp.prod(fnp.sign(diag), axis=-1), logabsdet
+    zero = size == 0
+    unit = fnp.where(zero, 0, diag / fnp.where(zero, 1, size).astype(_dtype(diag)))
+    return fnp.prod(unit, axis=-1), logabsdet
+
+
+def _slogdet_lu(a: Any) -> tuple[Any, Any]:
+    lu_mat, pivots, _ = lax_dec.lu(a)
+    phase, logabsdet = _phase_and_log(fnp.diagonal(lu_mat, 0, -2, -1))
+    return _pivot_sign(pivots, _dtype(a)) * phase, logabsdet
+
+
+@custom_jvp
+def _slogdet_qr(a: Any) -> tuple[Any, Any]:
+    packed, taus = lax_dec.geqrf(a)
+    phase, logabsdet = _phase_and_log(fnp.diagonal(packed, 0, -2, -1))
+    # det Q = prod det(I - tau v v^H), and a unitary reflector has determinant
+    # -tau / conj(tau) (-1 when real); tau == 0 is the identity.
+    zero = taus == 0
+    safe = fnp.where(zero, 1, taus)
+    reflector_det = fnp.where(zero, 1, -safe / fnp.conjugate(safe))
+    return phase * fnp.prod(reflector_det, axis=-1), logabsdet
+
+
+@_slogdet_qr.defjvp
+def _slogdet_qr_jvp(primals, tangents):
+    # Householder QR (geqrf) has no derivative; d log det A = tr(A^-1 dA) (Jacobi).
+    (a,), (a_dot,) = primals, tangents
+    sign, logabsdet = _slogdet_qr(a)
+    g = fnp.trace(lax_dec.lu_solve(a, a_dot), 0, -2, -1)
+    if _dtype(a).kind != "c":
+        return (sign, logabsdet), (fnp.zeros_like(sign), g)
+    # d sign = sign * i Im(g): the phase turns, the modulus stays 1.
+    return (sign, logabsdet), (sign * (g - fnp.conjugate(g)) / 2, fnp.real(g))
+
+
 def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
-    """Sign and log of the absolute value of the determinant of ``[..., n, n]``, by LU.
+    """Sign and log of the absolute value of the determinant of ``[..., n, n]``.
 
     Returns ``SlogdetResult(sign, logabsdet)`` with ``det = sign * exp(logabsdet)``:
     ``sign`` has the dtype of ``a`` (a unit complex number for complex ``a``; 0 when
-    singular) and ``logabsdet`` is real (-inf when singular). ``method`` may be ``"lu"``.
+    singular) and ``logabsdet`` is real (-inf when singular). ``method`` (JAX's
+    argument): ``None`` or ``'lu'`` factors with partial pivoting; ``'qr'`` uses
+    Householder QR (``lax.linalg.geqrf``, no pivoting) and, unlike JAX, also takes
+    complex input. Both differentiate (``'qr'`` by Jacobi's formula, ``tr(a^-1 da)``).
 
     Example:
       >>> import fxgrad.numpy as fnp
       >>> fnp.linalg.slogdet(fnp.array([[1.0, 2.0], [3.0, 4.0]])).sign
       Array(-1., dtype=float64)
+      >>> fnp.linalg.slogdet(fnp.array([[1.0, 2.0], [3.0, 4.0]]), method="qr").sign
+      Array(-1., dtype=float64)
     """
-    if method not in (None, "lu"):
+    if method not in (None, "lu", "qr"):
         raise ValueError(
-            f"fxgrad.numpy.linalg.slogdet: method={method!r} is not supported; use 'lu'"
+            f"fxgrad.numpy.linalg.slogdet: unknown method {method!r}; supported methods are "
+            "'lu' (the default, also None) and 'qr'"
         )
     (a,) = _inexact("slogdet", a)
     _matrix("slogdet", a, square=True)
-    lu_mat, pivots, _ = lax_dec.lu(a)
-    diag = fnp.diagonal(lu_mat, 0, -2, -1)
-    size = fnp.abs(diag)
-    logabsdet = fnp.sum(fnp.log(size), axis=-1)
-    if _dtype(a).kind == "c":
-        zero = size == 0
-        unit = fnp.where(zero, 0, diag / fnp.where(zero, 1, size).astype(_dtype(a)))
-        phase = fnp.prod(unit, axis=-1)
-    else:
-        phase = fnp.prod(fnp.sign(diag), axis=-1)
-    return SlogdetResult(_pivot_sign(pivots, _dtype(a)) * phase, logabsdet)
+    sign, logabsdet = _slogdet_qr(a) if method == "qr" else _slogdet_lu(a)
+    return SlogdetResult(sign, logabsdet)
 
 
 def cholesky(a: Any, /, *, upper: bool = False, symmetrize_input: bool = True) -> Any:
@@ -364,8 +343,9 @@ def eig(a: Any) -> EigResult:
 
     Returns:
       ``EigResult(eigenvalues, eigenvectors)``, always complex: ``a @ v = v * w``, with
-      unit-norm eigenvector columns, in NumPy's order. Derivatives exist for the
-      eigenvalues and for phase-invariant functions of the eigenvectors.
+      unit-norm eigenvector columns whose largest component is real (LAPACK's), in
+      NumPy's order. Both differentiate (through that normalisation, so the vectors
+      themselves match finite differences) where the eigenvalues are distinct.
 
     Example:
       >>> import fxgrad.numpy as fnp
@@ -452,28 +432,31 @@ def svdvals(x: Any, /) -> Any:
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
-    """QR decomposition of ``[..., m, n]``: ``QRResult(Q, R)``, or ``R`` for ``mode='r'``.
+    """QR decomposition of ``[..., m, n]``: ``QRResult(Q, R)``, ``R`` or ``(h, tau)``.
 
     ``mode='reduced'``: ``Q`` is ``m x k`` and ``R`` ``k x n`` (``k = min(m, n)``);
-    ``'complete'``: ``m x m`` and ``m x n``; ``'r'``: the reduced ``R`` only. NumPy's
-    ``'raw'`` is not supported.
+    ``'complete'``: ``m x m`` and ``m x n``; ``'r'``: the reduced ``R`` only; ``'raw'``:
+    NumPy's ``(h, tau)``, LAPACK geqrf's Householder reflectors with ``h`` of shape
+    ``[..., n, m]`` (transposed, as NumPy and JAX return it) and ``tau`` ``[..., k]``.
+    All modes but ``'raw'`` differentiate (``'raw'`` raises, as in JAX).
 
     Example:
       >>> import fxgrad.numpy as fnp
       >>> fnp.linalg.qr(fnp.ones((3, 2))).R.shape
       (2, 2)
+      >>> [x.shape for x in fnp.linalg.qr(fnp.ones((3, 2)), mode="raw")]
+      [(2, 3), (2,)]
     """
-    if mode == "raw":
-        raise NotImplementedError(
-            "fxgrad.numpy.linalg.qr: mode='raw' (Householder reflectors) is not supported; "
-            "use mode='reduced', 'complete' or 'r'"
-        )
-    if mode not in ("reduced", "complete", "r", "full"):
+    if mode not in ("reduced", "complete", "r", "raw"):
         raise ValueError(
-            f"fxgrad.numpy.linalg.qr: unrecognized mode {mode!r}; use 'reduced', 'complete' or 'r'"
+            f"fxgrad.numpy.linalg.qr: unrecognized mode {mode!r}; use 'reduced', "
+            "'complete', 'r' or 'raw'"
         )
     (a,) = _inexact("qr", a)
     _matrix("qr", a)
+    if mode == "raw":
+        packed, taus = lax_dec.geqrf(a)
+        return fnp.matrix_transpose(packed), taus
     q, r = lax_dec.qr(a, full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 
@@ -591,35 +574,6 @@ def lstsq(a: Any, b: Any, rcond: Any = None, *, numpy_resid: bool = False):
     return x, resid, rank, s
 
 
-def matrix_rank(A: Any, tol: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:  # noqa: N803
-    """The number of singular values above a tolerance, for ``[..., m, n]`` (NumPy's).
-
-    ``tol`` is absolute; otherwise ``rtol * max(s)`` with ``rtol`` defaulting to
-    ``max(m, n) * eps``. A 0-D or 1-D ``A`` has rank 1 unless it is all zeros.
-
-    Example:
-      >>> import fxgrad.numpy as fnp
-      >>> fnp.linalg.matrix_rank(fnp.array([[1.0, 2.0], [2.0, 4.0]]))
-      Array(1, dtype=int64)
-    """
-    if rtol is not None and tol is not None:
-        raise ValueError("fxgrad.numpy.linalg.matrix_rank: tol and rtol cannot both be set")
-    (a,) = _inexact("matrix_rank", A)
-    shape = _shape(a)
-    if len(shape) < 2:
-        return fnp.any(a != 0).astype(np.int64)
-    if 0 in shape[-2:]:
-        return fnp.zeros(shape[:-2], np.int64)
-    s = svd(a, compute_uv=False, hermitian=hermitian)
-    if tol is None:
-        if rtol is None:
-            rtol = max(shape[-2:]) * np.finfo(_dtype(s)).eps
-        tol = fnp.max(s, axis=-1, keepdims=True) * fnp.asarray(rtol)[..., None]
-    else:
-        tol = fnp.asarray(tol)[..., None]
-    return fnp.count_nonzero(s > tol, axis=-1).astype(np.int64)
-
-
 # ---------------------------------------------------------------------------------------
 # Powers, products, conditioning, tensors
 # ---------------------------------------------------------------------------------------
@@ -724,32 +678,6 @@ def multi_dot(arrays: Sequence[Any], *, precision: Any = None, out: None = None)
     return result
 
 
-def cond(x: Any, p: Any = None) -> Any:
-    """The condition number of ``[..., m, n]`` in the norm ``p`` (NumPy's ``cond``).
-
-    ``p`` in ``None``/2/-2 uses singular values (any shape); the other norms
-    (``'fro'``, ``'nuc'``, ``inf``, ``-inf``, 1, -1) need square matrices and compute
-    ``norm(x) * norm(inv(x))``. A singular matrix has condition number ``inf``.
-
-    Example:
-      >>> import fxgrad.numpy as fnp
-      >>> fnp.linalg.cond(fnp.array([[1.0, 0.0], [0.0, 4.0]]))
-      Array(4., dtype=float64)
-    """
-    (x,) = _inexact("cond", x)
-    shape = _matrix("cond", x, name="x", square=p not in (None, 2, -2))
-    if 0 in shape[-2:]:
-        raise ShapeError(f"fxgrad.numpy.linalg.cond: not defined on empty matrices {shape}")
-    if p is None or p in (2, -2):
-        s = svdvals(x)
-        r = s[..., -1] / s[..., 0] if p == -2 else s[..., 0] / s[..., -1]
-    else:
-        r = norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
-    # NaN from a singular matrix means inf, unless x itself had NaNs.
-    x_nan = fnp.any(fnp.isnan(x), axis=(-2, -1))
-    return fnp.where(fnp.isnan(r) & ~x_nan, np.inf, r)
-
-
 def tensorsolve(a: Any, b: Any, axes: Sequence[int] | None = None) -> Any:
     """Solve ``tensordot(a, x, x.ndim) = b``; ``x`` has shape ``a.shape[b.ndim:]``.
 
@@ -801,143 +729,6 @@ def tensorinv(a: Any, ind: int = 2) -> Any:
             f"prod(a.shape[:ind]) == prod(a.shape[ind:]), got {rows} and {cols}"
         )
     return fnp.reshape(inv(fnp.reshape(a, (rows, cols))), (*shape[ind:], *shape[:ind]))
-
-
-# ---------------------------------------------------------------------------------------
-# Norms
-# ---------------------------------------------------------------------------------------
-
-
-def _sq_abs(x: Any) -> Any:
-    return fnp.real(fnp.conjugate(x) * x) if _dtype(x).kind == "c" else x * x
-
-
-def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:  # noqa: A002
-    kw = {"axis": axis, "keepdims": keepdims}
-    if ord is None or ord == 2:
-        return fnp.sqrt(fnp.sum(_sq_abs(x), **kw))
-    if isinstance(ord, str):
-        raise ValueError(f"fxgrad.numpy.linalg.norm: invalid norm order {ord!r} for vectors")
-    if ord == np.inf:
-        return fnp.max(fnp.abs(x), **kw)
-    if ord == -np.inf:
-        return fnp.min(fnp.abs(x), **kw)
-    if ord == 0:
-        return fnp.sum((x != 0).astype(np.finfo(_dtype(x)).dtype), **kw)
-    if ord == 1:
-        return fnp.sum(fnp.abs(x), **kw)
-    absx = fnp.abs(x)
-    return fnp.sum(absx**ord, **kw) ** (1.0 / ord)
-
-
-def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any:  # noqa: A002
-    row, col = axes
-    if ord in (None, "fro", "f"):
-        out = fnp.sqrt(fnp.sum(_sq_abs(x), axis=axes))
-    elif ord in (2, -2, "nuc"):
-        s = svdvals(fnp.moveaxis(x, (row, col), (-2, -1)))
-        out = {2: fnp.max, -2: fnp.min, "nuc": fnp.sum}[ord](s, axis=-1)
-    elif ord in (1, -1):
-        sums = fnp.sum(fnp.abs(x), axis=row)
-        pick = fnp.max if ord == 1 else fnp.min
-        out = pick(sums, axis=col - 1 if col > row else col)
-    elif ord in (np.inf, -np.inf):
-        sums = fnp.sum(fnp.abs(x), axis=col)
-        pick = fnp.max if ord == np.inf else fnp.min
-        out = pick(sums, axis=row - 1 if row > col else row)
-    else:
-        raise ValueError(f"fxgrad.numpy.linalg.norm: invalid norm order {ord!r} for matrices")
-    if keepdims:
-        shape = list(_shape(x))
-        shape[row] = shape[col] = 1
-        out = fnp.reshape(out, shape)
-    return out
-
-
-def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A002
-    """Vector or matrix norm (NumPy's ``norm``, every ``ord``).
-
-    With ``axis=None``: a 1-D ``x`` gets a vector norm, a 2-D one a matrix norm, and
-    ``ord=None`` means the 2-norm of ``x.ravel()`` for any shape. An int ``axis`` selects
-    vector norms; a pair, matrix norms. Vector ``ord``: ``None``/2, ``inf``, ``-inf``, 0
-    (count of nonzeros), 1, any other number ``p`` (``sum(|x|^p)^(1/p)``). Matrix
-    ``ord``: ``None``/``'fro'``, ``'nuc'``, ``inf``, ``-inf``, 1, -1, 2, -2.
-
-    Example:
-      >>> import fxgrad.numpy as fnp
-      >>> fnp.linalg.norm(fnp.array([3.0, 4.0]))
-      Array(5., dtype=float64)
-      >>> fnp.linalg.norm(fnp.array([[1.0, -2.0], [3.0, 4.0]]), ord=1)
-      Array(6., dtype=float64)
-    """
-    (x,) = _inexact("norm", x)
-    nd = len(_shape(x))
-    if axis is None:
-        if ord is None or (ord in ("f", "fro") and nd == 2) or (ord == 2 and nd == 1):
-            out = fnp.sqrt(fnp.sum(_sq_abs(x)))
-            return fnp.reshape(out, (1,) * nd) if keepdims else out
-        axis = tuple(range(nd))
-    elif not isinstance(axis, tuple):
-        try:
-            axis = (operator.index(axis),)
-        except TypeError:
-            raise FxgradTypeError(
-                f"fxgrad.numpy.linalg.norm: axis must be None, an int or a tuple of ints, got "
-                f"{axis!r}"
-            ) from None
-    axes = tuple(canonicalize_axis(a, nd, "norm") for a in axis)
-    if len(axes) == 1:
-        return _vector_norm(x, ord, axes[0], keepdims)
-    if len(axes) == 2:
-        if axes[0] == axes[1]:
-            raise ValueError(f"fxgrad.numpy.linalg.norm: duplicate axes given: {axis}")
-        return _matrix_norm(x, ord, axes, keepdims)
-    # ValueError, as NumPy: the shape is fine, the ord/axis combination is not.
-    raise ValueError(
-        f"fxgrad.numpy.linalg.norm: improper number of dimensions to norm: axis={axis} for "
-        f"an array of shape {_shape(x)}; give one axis (vector norm) or two (matrix norm)"
-    )
-
-
-def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:  # noqa: A002
-    """The vector norm over ``axis`` (all axes by default, or a tuple of axes flattened).
-
-    Example:
-      >>> import fxgrad.numpy as fnp
-      >>> fnp.linalg.vector_norm(fnp.ones((2, 2)), ord=1)
-      Array(4., dtype=float64)
-    """
-    (x,) = _inexact("vector_norm", x)
-    shape = _shape(x)
-    nd = len(shape)
-    if axis is None:
-        out = norm(fnp.ravel(x), ord=ord, axis=0)
-        axes = tuple(range(nd))
-    elif isinstance(axis, tuple):
-        axes = tuple(canonicalize_axis(a, nd, "vector_norm") for a in axis)
-        rest = [i for i in range(nd) if i not in axes]
-        moved = fnp.transpose(x, (*axes, *rest))
-        size = int(np.prod([shape[i] for i in axes], dtype=np.int64))
-        out = norm(fnp.reshape(moved, (size, *[shape[i] for i in rest])), ord=ord, axis=0)
-    else:
-        axes = (canonicalize_axis(axis, nd, "vector_norm"),)
-        out = norm(x, ord=ord, axis=axes[0])
-    if keepdims:
-        out = fnp.reshape(out, tuple(1 if i in axes else d for i, d in enumerate(shape)))
-    return out
-
-
-def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:  # noqa: A002
-    """The matrix norm of each matrix of ``[..., m, n]`` (``norm(x, ord, (-2, -1))``).
-
-    Example:
-      >>> import fxgrad.numpy as fnp
-      >>> fnp.linalg.matrix_norm(fnp.eye(3), ord="nuc")
-      Array(3., dtype=float64)
-    """
-    (x,) = _inexact("matrix_norm", x)
-    _matrix("matrix_norm", x, name="x")
-    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
 
 
 # ---------------------------------------------------------------------------------------
