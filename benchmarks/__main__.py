@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import os
 import pkgutil
 import platform
 import sys
@@ -32,11 +33,21 @@ def discover() -> None:
 
 def _versions() -> str:
     parts = [f"fxgrad {fxgrad.__version__}", f"numpy {np.__version__}"]
-    for name in ("autograd", "jax"):
+    for name in ("autograd", "jax", "torch"):
         try:
             parts.append(f"{name} {importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError:
             parts.append(f"{name} not installed")
+    return ", ".join(parts)
+
+
+def _machine() -> str:
+    """CPU count, load average and the BLAS thread setting: what a reader needs to judge."""
+    parts = [f"{os.cpu_count()} CPUs"]
+    if hasattr(os, "getloadavg"):
+        parts.append("load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    parts.append(f"OPENBLAS_NUM_THREADS={blas}" if blas else "OPENBLAS_NUM_THREADS unset")
     return ", ".join(parts)
 
 
@@ -64,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Python {platform.python_version()} on {platform.machine()}, median of "
         f"{settings.repeat} samples of >= {settings.min_sample * 1e3:g} ms each"
     )
+    print(f"# {_machine()}")
     for name in names:
         bench = available[name]
         print(f"\n## {name}: {bench.description}\n")
@@ -71,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         for table in bench.run(settings):
             print(table.render())
             print()
-        print(f"({name} took {time.perf_counter() - start:.1f} s)")
+        print(f"({name} took {time.perf_counter() - start:.1f} s; {_machine()})")
     return 0
 
 

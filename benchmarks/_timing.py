@@ -6,6 +6,14 @@ takes ``repeat`` samples and reports the median time of one call. The median rat
 than the minimum is reported because these are per-call *overheads* of a few
 microseconds, where the minimum flatters whichever library got one lucky sample.
 
+``measure_all`` does this for the calls of several libraries at once and takes their
+samples in turns, so that load from other processes, which comes in bursts on a shared
+machine, weighs on all of them alike and their ratio stays meaningful.
+
+A workload whose single call takes seconds (an interpreted loop, say) would make that
+scheme take minutes, so ``Settings.budget`` caps the seconds spent on the samples of one
+measurement: past it, fewer samples are taken (at least one, after the warm-up call).
+
 ``Table`` collects rows of times per library and renders them with the ratios that the
 benchmark asks for, in a Markdown-compatible plain-text table. Libraries that are not
 installed are simply absent from the columns.
@@ -21,23 +29,34 @@ from dataclasses import dataclass, field
 #: How long to time, per benchmark module call. ``quick`` is for smoke tests.
 DEFAULT_REPEAT = 7
 DEFAULT_MIN_SAMPLE = 0.02
+DEFAULT_BUDGET = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """How hard to measure: samples per measurement and the minimum length of a sample."""
+    """How hard to measure, and how big the problems are.
+
+    Attributes:
+        repeat: samples per measurement (the median is reported).
+        min_sample: the shortest a sample may be, in seconds (autorange).
+        budget: the most seconds the samples of one measurement may take; a slow call
+            gets fewer samples (at least one).
+        small: run the small problem sizes of each workload (the ``--quick`` smoke test),
+            so that every benchmark finishes in seconds.
+    """
 
     repeat: int = DEFAULT_REPEAT
     min_sample: float = DEFAULT_MIN_SAMPLE
+    budget: float = DEFAULT_BUDGET
+    small: bool = False
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(repeat=3, min_sample=0.001)
+        return cls(repeat=3, min_sample=0.001, budget=1.0, small=True)
 
 
-def measure(fn: Callable[[], object], settings: Settings = Settings()) -> float:
-    """Median seconds per call of ``fn`` over ``settings.repeat`` autoranged samples."""
-    fn()  # warm up: first-call tracing, caches, lazy imports
+def _autorange(fn: Callable[[], object], settings: Settings) -> tuple[int, float]:
+    """Calls per sample so that a sample lasts ``min_sample``, and that first sample's time."""
     number = 1
     while True:
         start = time.perf_counter()
@@ -45,15 +64,45 @@ def measure(fn: Callable[[], object], settings: Settings = Settings()) -> float:
             fn()
         elapsed = time.perf_counter() - start
         if elapsed >= settings.min_sample or number >= 1 << 20:
-            break
+            return number, elapsed
         number *= 2 if elapsed <= 0 else max(2, min(10, int(settings.min_sample / elapsed) + 1))
-    samples = [elapsed / number]
-    for _ in range(settings.repeat - 1):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+
+
+def _sample(fn: Callable[[], object], number: int) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def measure_all(calls: dict[str, Callable[[], object]], settings: Settings) -> dict[str, float]:
+    """Median seconds per call of each named call: ``{name: seconds}``.
+
+    Every call is warmed up (first-call tracing, caches, lazy imports) and autoranged,
+    then the samples are taken round-robin, one of each call per round, so that a burst
+    of load from elsewhere slows every library of a row alike rather than the one being
+    timed at that moment. The rounds stop at ``settings.repeat`` or when the next one
+    would overrun ``settings.budget``.
+    """
+    numbers: dict[str, int] = {}
+    samples: dict[str, list[float]] = {}
+    for name, fn in calls.items():
+        fn()
+        numbers[name], elapsed = _autorange(fn, settings)
+        samples[name] = [elapsed / numbers[name]]
+    round_seconds = sum(samples[name][0] * numbers[name] for name in calls)
+    rounds = settings.repeat
+    if round_seconds * rounds > settings.budget:
+        rounds = max(1, int(settings.budget / round_seconds))
+    for _ in range(rounds - 1):
+        for name, fn in calls.items():
+            samples[name].append(_sample(fn, numbers[name]))
+    return {name: statistics.median(times) for name, times in samples.items()}
+
+
+def measure(fn: Callable[[], object], settings: Settings = Settings()) -> float:
+    """Median seconds per call of ``fn`` over ``settings.repeat`` autoranged samples."""
+    return measure_all({"fn": fn}, settings)["fn"]
 
 
 def format_time(seconds: float | None) -> str:
@@ -68,9 +117,11 @@ def format_time(seconds: float | None) -> str:
 
 
 def format_ratio(numerator: float | None, denominator: float | None) -> str:
+    """``0.22x`` / ``3.14x`` / ``412.4x``: two decimals below 10, where the goals lie."""
     if numerator is None or denominator is None or denominator <= 0:
         return "-"
-    return f"{numerator / denominator:.1f}x"
+    ratio = numerator / denominator
+    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:.1f}x"
 
 
 @dataclass
@@ -119,6 +170,18 @@ class Table:
             + "|"
         )
         return "\n".join([f"### {self.title}", "", line(header), rule, *map(line, body)])
+
+
+def versus_table(title: str) -> Table:
+    """The usual table: fxgrad against NumPy, JAX and PyTorch, with fxgrad's ratios to each.
+
+    A library that is not installed, or that a workload does not time, has no column.
+    """
+    return Table(
+        title,
+        ["fxgrad", "numpy", "jax", "torch"],
+        ratios=[("fxgrad", "jax"), ("fxgrad", "numpy"), ("fxgrad", "torch")],
+    )
 
 
 # ---------------------------------------------------------------------------------------

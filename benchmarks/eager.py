@@ -6,8 +6,10 @@ cache lookup of ``jit``. Three tables:
 
 1. An eager ``fxgrad.numpy`` op (add, exp, sum, matmul) on shapes (4,) and (100,),
    against the same NumPy call and JAX's eager (un-jitted) ``jax.numpy`` call.
-2. Eager ``grad`` of ``sum(tanh(x * w + b))`` on 10-element arrays, against HIPS
-   autograd and JAX's eager ``jax.grad``, with the hand-written NumPy gradient as a floor.
+2. Eager ``grad`` of ``sum(tanh(x * w + b))`` on 10-element arrays, and of the mean
+   squared error of a small MLP (8-16-16-1, tanh, batch 32) with respect to its weights,
+   against HIPS autograd and JAX's eager ``jax.grad``, with the hand-written NumPy
+   gradient as a floor.
 3. A call of an already-compiled ``jit`` function (the same function and its gradient),
    against ``jax.jit``.
 
@@ -26,31 +28,8 @@ import numpy as np
 import fxgrad
 import fxgrad.numpy as fnp
 
-from ._timing import Settings, Table, measure, register
-
-
-def _optional(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _load_jax() -> Any | None:
-    jax = _optional("jax")
-    if jax is not None:
-        jax.config.update("jax_enable_x64", True)
-    return jax
-
-
-def _jax_call(fn: Callable[[], Any]) -> Callable[[], Any]:
-    """A JAX call that waits for its (asynchronously dispatched) result."""
-
-    def call() -> Any:
-        return fn().block_until_ready()
-
-    return call
-
+from ._libs import block, load_jax, optional
+from ._timing import Settings, Table, measure_all, register
 
 _OPS = ("add", "exp", "sum", "matmul")
 
@@ -69,10 +48,10 @@ def _op_calls(n: int, jnp: Any | None) -> dict[str, dict[str, Callable | None]]:
     }
     if jnp is not None:
         jx, jy, jm = jnp.asarray(x), jnp.asarray(y), jnp.asarray(m)
-        calls["add"]["jax"] = _jax_call(lambda: jx + jy)
-        calls["exp"]["jax"] = _jax_call(lambda: jnp.exp(jx))
-        calls["sum"]["jax"] = _jax_call(lambda: jnp.sum(jx))
-        calls["matmul"]["jax"] = _jax_call(lambda: jm @ jx)
+        calls["add"]["jax"] = block(lambda: jx + jy)
+        calls["exp"]["jax"] = block(lambda: jnp.exp(jx))
+        calls["sum"]["jax"] = block(lambda: jnp.sum(jx))
+        calls["matmul"]["jax"] = block(lambda: jm @ jx)
     return calls
 
 
@@ -87,8 +66,7 @@ def _eager_ops(settings: Settings, jax: Any | None) -> Table:
         calls = _op_calls(n, jnp)
         for name in _OPS:
             shape = f"({n}, {n}) @ ({n},)" if name == "matmul" else f"({n},)"
-            times = {lib: measure(fn, settings) for lib, fn in calls[name].items()}
-            table.add(f"{name} {shape}", times)
+            table.add(f"{name} {shape}", measure_all(calls[name], settings))
     return table
 
 
@@ -104,33 +82,106 @@ def _grad_numpy_by_hand(w: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarr
     return (1.0 - t * t) * x
 
 
+_MLP_SIZES = (8, 16, 16, 1)
+_MLP_BATCH = 32
+
+
+def _mlp_loss(tanh: Callable, mean: Callable) -> Callable:
+    """Mean squared error of a tanh MLP, for one library's ``tanh`` and ``mean``."""
+
+    def loss(params, x, y):
+        h = x
+        for w, b in params[:-1]:
+            h = tanh(h @ w + b)
+        w, b = params[-1]
+        return mean((h @ w + b - y) ** 2)
+
+    return loss
+
+
+def _mlp_grad_numpy_by_hand(params: list, x: np.ndarray, y: np.ndarray) -> list:
+    """The gradient of ``_mlp_loss`` written out with NumPy (backpropagation by hand)."""
+    hs = [x]
+    for w, b in params[:-1]:
+        hs.append(np.tanh(hs[-1] @ w + b))
+    w, b = params[-1]
+    delta = 2.0 * (hs[-1] @ w + b - y) / y.size
+    grads = []
+    for i in range(len(params) - 1, -1, -1):
+        w, _ = params[i]
+        grads.append((hs[i].T @ delta, delta.sum(axis=0)))
+        if i:
+            delta = (delta @ w.T) * (1.0 - hs[i] * hs[i])
+    return grads[::-1]
+
+
+def _mlp_data() -> tuple[list, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(2)
+    params = [
+        (rng.normal(size=(m, n)) / np.sqrt(m), rng.normal(size=n) * 0.1)
+        for m, n in zip(_MLP_SIZES[:-1], _MLP_SIZES[1:], strict=True)
+    ]
+    x = rng.normal(size=(_MLP_BATCH, _MLP_SIZES[0]))
+    y = rng.normal(size=(_MLP_BATCH, _MLP_SIZES[-1]))
+    return params, x, y
+
+
+def _mlp_calls(jax: Any | None) -> dict[str, Callable[[], Any]]:
+    """The zero-argument eager gradient call of each library for the MLP row."""
+    params, x, y = _mlp_data()
+    fparams = [(fnp.asarray(w), fnp.asarray(b)) for w, b in params]
+    fx, fy = fnp.asarray(x), fnp.asarray(y)
+    fx_grad = fxgrad.grad(_mlp_loss(fnp.tanh, fnp.mean))
+    expected = _mlp_grad_numpy_by_hand(params, x, y)
+    for got, want in zip(fx_grad(fparams, fx, fy), expected, strict=True):
+        np.testing.assert_allclose(np.asarray(got[0]), want[0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-10, atol=1e-12)
+    calls: dict[str, Callable[[], Any]] = {
+        "numpy by hand": lambda: _mlp_grad_numpy_by_hand(params, x, y),
+        "fxgrad": lambda: fx_grad(fparams, fx, fy),
+    }
+    autograd = optional("autograd")
+    if autograd is not None:
+        anp = importlib.import_module("autograd.numpy")
+        ag_grad = autograd.grad(_mlp_loss(anp.tanh, anp.mean))
+        calls["autograd"] = lambda: ag_grad(params, x, y)
+    if jax is not None:
+        jnp = jax.numpy
+        jparams = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
+        jx, jy = jnp.asarray(x), jnp.asarray(y)
+        jax_grad = jax.grad(_mlp_loss(jnp.tanh, jnp.mean))
+        calls["jax"] = block(lambda: jax_grad(jparams, jx, jy))
+    return calls
+
+
 def _eager_grad(settings: Settings, jax: Any | None) -> Table:
     table = Table(
-        "Eager grad of sum(tanh(x * w + b)), 10 elements, per call",
+        "Eager grad, per call",
         columns=["numpy by hand", "fxgrad", "autograd", "jax"],
         ratios=[("fxgrad", "autograd"), ("fxgrad", "jax")],
     )
     rng = np.random.default_rng(0)
     w, b, x = (rng.normal(size=10) for _ in range(3))
-    times: dict[str, float | None] = {
-        "numpy by hand": measure(lambda: _grad_numpy_by_hand(w, b, x), settings),
-    }
     fw, fb, fx = fnp.asarray(w), fnp.asarray(b), fnp.asarray(x)
     fx_grad = fxgrad.grad(_tanh_layer(fnp.tanh, fnp.sum))
     np.testing.assert_allclose(np.asarray(fx_grad(fw, fb, fx)), _grad_numpy_by_hand(w, b, x))
-    times["fxgrad"] = measure(lambda: fx_grad(fw, fb, fx), settings)
+    calls: dict[str, Callable[[], Any]] = {
+        "numpy by hand": lambda: _grad_numpy_by_hand(w, b, x),
+        "fxgrad": lambda: fx_grad(fw, fb, fx),
+    }
 
-    autograd = _optional("autograd")
+    autograd = optional("autograd")
     if autograd is not None:
         anp = importlib.import_module("autograd.numpy")
         ag_grad = autograd.grad(_tanh_layer(anp.tanh, anp.sum))
-        times["autograd"] = measure(lambda: ag_grad(w, b, x), settings)
+        calls["autograd"] = lambda: ag_grad(w, b, x)
     if jax is not None:
         jnp = jax.numpy
         jw, jb, jx = jnp.asarray(w), jnp.asarray(b), jnp.asarray(x)
         jax_grad = jax.grad(_tanh_layer(jnp.tanh, jnp.sum))
-        times["jax"] = measure(_jax_call(lambda: jax_grad(jw, jb, jx)), settings)
-    table.add("grad wrt w", times)
+        calls["jax"] = block(lambda: jax_grad(jw, jb, jx))
+    table.add("sum(tanh(x * w + b)) wrt w, 10 elements", measure_all(calls, settings))
+    table.add("MLP 8-16-16-1 MSE wrt weights, batch 32", measure_all(_mlp_calls(jax), settings))
     return table
 
 
@@ -155,17 +206,17 @@ def _jit_calls(settings: Settings, jax: Any | None) -> Table:
         jf = _tanh_layer(jnp.tanh, jnp.sum)
         jax_fns = {"jit(f)": jax.jit(jf), "jit(grad(f))": jax.jit(jax.grad(jf))}
     for name, fn in fx_fns.items():
-        times = {"fxgrad": measure(lambda fn=fn: fn(fw, fb, fx), settings)}
+        calls: dict[str, Callable[[], Any]] = {"fxgrad": lambda fn=fn: fn(fw, fb, fx)}
         if name in jax_fns:
             jfn = jax_fns[name]
-            times["jax"] = measure(_jax_call(lambda jfn=jfn: jfn(jw, jb, jx)), settings)
-        table.add(name, times)
+            calls["jax"] = block(lambda jfn=jfn: jfn(jw, jb, jx))
+        table.add(name, measure_all(calls, settings))
     return table
 
 
 @register("eager", "per-call overhead of eager ops, eager grad and cached jit calls")
 def run(settings: Settings) -> list[Table]:
-    jax = _load_jax()
+    jax = load_jax()
     return [
         _eager_ops(settings, jax),
         _eager_grad(settings, jax),

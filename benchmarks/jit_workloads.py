@@ -15,7 +15,6 @@ Run with ``python -m benchmarks jit_workloads`` (``--quick`` for a smoke test).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,31 +23,8 @@ import numpy as np
 import fxgrad
 import fxgrad.numpy as fnp
 
-from ._timing import Settings, Table, measure, register
-
-
-def _load_jax() -> Any | None:
-    try:
-        jax = importlib.import_module("jax")
-    except ImportError:
-        return None
-    jax.config.update("jax_enable_x64", True)
-    return jax
-
-
-def _block(fn: Callable[[], Any]) -> Callable[[], Any]:
-    """A JAX call that waits for its asynchronously dispatched result."""
-
-    def call() -> Any:
-        out = fn()
-        return out.block_until_ready()
-
-    return call
-
-
-def _times(calls: dict[str, Callable[[], Any]], settings: Settings) -> dict[str, float]:
-    return {name: measure(call, settings) for name, call in calls.items()}
-
+from ._libs import block, load_jax
+from ._timing import Settings, Table, measure, measure_all, register, versus_table
 
 # --- W1 ---------------------------------------------------------------------------------
 
@@ -57,11 +33,13 @@ def _chain_numpy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.tanh(x * np.float32(0.5) + y) * np.exp(-x * x) + np.sin(y) * np.float32(0.1)
 
 
-def _chain(np_like: Any) -> Callable:
-    def chain(x: Any, y: Any) -> Any:
+def chain(np_like: Any) -> Callable:
+    """W1's elementwise chain written with ``np_like`` (``fxgrad.numpy`` or ``jax.numpy``)."""
+
+    def fused(x: Any, y: Any) -> Any:
         return np_like.tanh(x * 0.5 + y) * np_like.exp(-x * x) + np_like.sin(y) * 0.1
 
-    return chain
+    return fused
 
 
 def _copy_seconds_per_byte(settings: Settings) -> float:
@@ -78,7 +56,7 @@ def _w1(settings: Settings, jax: Any | None, sizes: list[int]) -> Table:
         ratios=[("fxgrad", "numpy"), ("fxgrad", "jax"), ("fxgrad", "floor")],
     )
     per_byte = _copy_seconds_per_byte(settings)
-    f = fxgrad.jit(_chain(fnp))
+    f = fxgrad.jit(chain(fnp))
     for n in sizes:
         rng = np.random.default_rng(n)
         x = rng.standard_normal(n).astype(np.float32)
@@ -89,10 +67,10 @@ def _w1(settings: Settings, jax: Any | None, sizes: list[int]) -> Table:
             "numpy": lambda x=x, y=y: _chain_numpy(x, y),
         }
         if jax is not None:
-            g = jax.jit(_chain(jax.numpy))
+            g = jax.jit(chain(jax.numpy))
             jx, jy = jax.numpy.asarray(x), jax.numpy.asarray(y)
-            calls["jax"] = _block(lambda g=g, jx=jx, jy=jy: g(jx, jy))
-        times: dict[str, float | None] = dict(_times(calls, settings))
+            calls["jax"] = block(lambda g=g, jx=jx, jy=jy: g(jx, jy))
+        times: dict[str, float | None] = dict(measure_all(calls, settings))
         times["floor"] = 3 * x.nbytes * per_byte
         table.add(f"n = 2**{n.bit_length() - 1}", times)
     return table
@@ -125,11 +103,7 @@ def _column_sum(np_like: Any) -> Callable:
 
 
 def _w2(settings: Settings, jax: Any | None, n: int) -> Table:
-    table = Table(
-        "W2: reductions (float32)",
-        ["fxgrad", "numpy", "jax"],
-        ratios=[("fxgrad", "numpy"), ("fxgrad", "jax")],
-    )
+    table = versus_table("W2: reductions (float32)")
     rng = np.random.default_rng(2)
     vector = rng.standard_normal(n).astype(np.float32)
     matrix = rng.standard_normal((4096, 1024)).astype(np.float32)
@@ -148,8 +122,8 @@ def _w2(settings: Settings, jax: Any | None, n: int) -> Table:
         if jax is not None:
             g = jax.jit(make(jax.numpy))
             jdata = jax.numpy.asarray(data)
-            calls["jax"] = _block(lambda g=g, jdata=jdata: g(jdata))
-        table.add(name, _times(calls, settings))
+            calls["jax"] = block(lambda g=g, jdata=jdata: g(jdata))
+        table.add(name, measure_all(calls, settings))
     return table
 
 
@@ -169,14 +143,13 @@ def _w4(settings: Settings, jax: Any | None) -> Table:
     if jax is not None:
         g = jax.jit(lambda v: v + 1)
         jx = jax.numpy.asarray(x)
-        calls["jax"] = _block(lambda: g(jx))
-    table.add("x + 1", _times(calls, settings))
+        calls["jax"] = block(lambda: g(jx))
+    table.add("x + 1", measure_all(calls, settings))
     return table
 
 
 @register("jit_workloads", "compiled kernels: fused chains, reductions, jit call overhead")
 def run(settings: Settings) -> list[Table]:
-    jax = _load_jax()
-    quick = settings.repeat < Settings().repeat
-    sizes = [1 << 22] if quick else [1 << 22, 1 << 24]
+    jax = load_jax()
+    sizes = [1 << 22] if settings.small else [1 << 22, 1 << 24]
     return [_w1(settings, jax, sizes), _w2(settings, jax, 1 << 24), _w4(settings, jax)]

@@ -5,8 +5,8 @@
 Array([0., 2., 4.], dtype=float64)
 """
 
-from fxgrad import config as _config_module
 from fxgrad import ad_checkpoint, debug, lax, numpy, random, scipy, tree, tree_util
+from fxgrad import config as _config_module
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
@@ -29,9 +29,9 @@ from fxgrad.api import (
     vmap,
 )
 from fxgrad.array import Array
+from fxgrad.config import config
 from fxgrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fxgrad.debug import pure_callback
-from fxgrad.config import config
 from fxgrad.lax import stop_gradient
 
 __version__ = "0.1.0"

@@ -89,9 +89,27 @@ def _as_value(x: Any, what: str) -> Any:
     )
 
 
-def _flatten_args(args: Any, what: str) -> tuple[list[Any], Any]:
+def _flatten_args(
+    args: Any, what: str, leaf_names: Callable[[], list[str]] | None = None
+) -> tuple[list[Any], Any]:
+    """The leaves of ``args`` as array values, and its tree structure.
+
+    ``leaf_names`` (called only when a leaf is invalid) names each leaf, so the error
+    says which argument it was (``argument 'y['w']' of jit(f)``) rather than ``what``.
+    """
     leaves, treedef = tree_flatten(args)
-    return [_as_value(x, what) for x in leaves], treedef
+    if leaf_names is None:
+        return [_as_value(x, what) for x in leaves], treedef
+    values = []
+    for i, x in enumerate(leaves):
+        try:
+            values.append(_as_value(x, what))
+        except FxgradTypeError:
+            bad = i
+            break
+    else:
+        return values, treedef
+    return _as_value(leaves[bad], f"{leaf_names()[bad]} of {what}"), treedef  # raises
 
 
 def _check_argnums(fun_name: str, argnums: Any, nargs: int) -> tuple[int, ...]:
@@ -183,13 +201,15 @@ def _partial(fun: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) ->
     return partial_fun
 
 
-def _arg_names(
-    fun: Callable, args: tuple, kwargs: dict, positions: Sequence[int] | None = None
+def _arg_labels(
+    fun: Callable, args: tuple, kwargs: Any, positions: Sequence[int] | None = None
 ) -> list[str]:
-    """Readable names (``argument 'x['w']'``) of the flat leaves of ``(args, kwargs)``.
+    """The names of the arguments ``args`` and ``kwargs`` of a call of ``fun``.
 
-    ``positions[k]`` is the position of ``args[k]`` in the user's call (static
-    arguments removed by jit shift the others).
+    Positional arguments take their parameter's name, or ``args[i]`` past the named
+    ones (``args`` being the name of ``fun``'s ``*args``); keyword arguments their
+    keyword. ``kwargs`` is a dict or its keys. ``positions[k]`` is the position of
+    ``args[k]`` in the user's call (static arguments removed by jit shift the others).
     """
     try:
         params = list(inspect.signature(fun).parameters.values())
@@ -198,18 +218,27 @@ def _arg_names(
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     positional = [p.name for p in params if p.kind in kinds]
     var = next((p.name for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), "args")
+    labels = []
+    for k in range(len(args)):
+        pos = k if positions is None else positions[k]
+        labels.append(
+            positional[pos] if pos < len(positional) else f"{var}[{pos - len(positional)}]"
+        )
+    return labels + [str(key) for key in kwargs]
+
+
+def _arg_names(
+    fun: Callable, args: tuple, kwargs: dict, positions: Sequence[int] | None = None
+) -> list[str]:
+    """Readable names (``argument 'x['w']'``) of the flat leaves of ``(args, kwargs)``.
+
+    ``positions`` is as for ``_arg_labels``. Keyword arguments come in sorted order,
+    as ``tree_flatten`` orders the keys of a dict.
+    """
+    ordered = sorted(kwargs)
+    labels = _arg_labels(fun, args, ordered, positions)
     names = []
-    for path, _ in tree_flatten_with_path((args, kwargs))[0]:
-        first, rest = path[0], path[1:]
-        if getattr(first, "idx", None) == 0 and rest:
-            pos = rest[0].idx if positions is None else positions[rest[0].idx]
-            if pos < len(positional):
-                base = positional[pos]
-            else:
-                base = f"{var}[{pos - len(positional)}]"
-            names.append(f"argument '{base}{keystr(rest[1:])}'")
-        elif rest:
-            names.append(f"argument '{rest[0].key}{keystr(rest[1:])}'")
-        else:
-            names.append("an argument")
+    for label, arg in zip(labels, (*args, *(kwargs[k] for k in ordered)), strict=True):
+        for path, _ in tree_flatten_with_path(arg)[0]:
+            names.append(f"argument '{label}{keystr(path)}'")
     return names

@@ -17,9 +17,16 @@ Overrides are thread-local (as JAX's context managers are), so a `with` block in
 thread does not change what another thread sees; `update` changes every thread.
 
 JAX spellings (`jax_enable_x64`, `jax_debug_nans`, `jax_debug_infs`, `jax_log_compiles`,
-`jax_enable_checks`) are aliases of ours. `enable_x64` exists only so JAX code runs: fxgrad
-always has 64-bit types (float64 is the NumPy default), so the flag reads `True` and
-setting it is a no-op. Use `default_float="float32"` for 32-bit defaults instead.
+`jax_enable_checks`, `jax_disable_jit`) are aliases of ours. `enable_x64` exists only so
+JAX code runs: fxgrad always has 64-bit types (float64 is the NumPy default), so the flag
+reads `True` and setting it is a no-op. Use `default_float="float32"` for 32-bit defaults instead.
+
+Flags that change what tracing produces are part of `jit`'s cache key, as the small int
+`trace_token()`: equal values give equal tokens, and with no override active it is a
+precomputed attribute read, so a cached `jit` call does not rebuild a tuple of flags.
+Flags that only change where output goes or where files live (`log_compiles`,
+`cache_dir`, `disk_cache`) are not in the key: turning `log_compiles` on does not
+retrace anything.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ class _Flag:
     validate: Callable[[str, Any], Any]
     from_env: Callable[[str, str], Any]
     help: str
+    #: whether the value can change what tracing produces (and so keys jit's cache)
+    traced: bool = True
 
 
 def _validate_bool(name: str, value: Any) -> bool:
@@ -155,7 +164,8 @@ _FLAGS: tuple[_Flag, ...] = (
         False,
         _validate_bool,
         _bool_from_env,
-        "log every jit compilation and dump the IR after each lowering pass.",
+        "print why each jit trace happens (the argument that changed) and what it compiles.",
+        traced=False,
     ),
     _Flag(
         "cache_dir",
@@ -163,6 +173,22 @@ _FLAGS: tuple[_Flag, ...] = (
         _validate_cache_dir,
         _cache_dir_from_env,
         "directory of the on-disk compilation cache (None: the user cache directory).",
+        traced=False,
+    ),
+    _Flag(
+        "disk_cache",
+        True,
+        _validate_bool,
+        _bool_from_env,
+        "keep compiled kernels on disk under cache_dir (False: compile in memory only).",
+        traced=False,
+    ),
+    _Flag(
+        "disable_jit",
+        False,
+        _validate_bool,
+        _bool_from_env,
+        "run jit-decorated functions eagerly, op by op, without tracing (for debugging).",
     ),
     _Flag(
         "jax_compatible_where_grad",
@@ -186,6 +212,7 @@ _ALIASES: dict[str, str] = {
     "jax_debug_infs": "debug_infs",
     "jax_log_compiles": "log_compiles",
     "jax_enable_checks": "enable_checks",
+    "jax_disable_jit": "disable_jit",
 }
 
 
@@ -227,6 +254,14 @@ class Config:
         object.__setattr__(self, "_flags", flags)
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_traced", tuple(f.name for f in _FLAGS if f.traced))
+        object.__setattr__(self, "_token_lock", threading.Lock())
+        object.__setattr__(self, "_tokens", {})
+        object.__setattr__(self, "_token_values", [])
+        # how many `override` blocks are open in all threads: while none is, reads skip
+        # the thread-local lookup
+        object.__setattr__(self, "_active_overrides", 0)
+        self._refresh_token()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -239,9 +274,8 @@ class Config:
         Raises:
             UnknownFlagError: there is no such flag.
         """
-        stack = self._local.__dict__.get("stack")
-        if not stack and name in self._values:
-            return self._values[name]  # fast path: no override active in this thread
+        if not self._active_overrides and name in self._values:
+            return self._values[name]  # fast path: no override active in any thread
         name = self._resolve(name)
         for overrides in reversed(self._override_stack()):
             if name in overrides:
@@ -259,6 +293,7 @@ class Config:
         """
         name = self._resolve(name)
         self._values[name] = self._flags[name].validate(name, value)
+        self._refresh_token()
 
     @contextmanager
     def override(self, **flags: Any) -> Iterator[None]:
@@ -280,15 +315,31 @@ class Config:
             name = self._resolve(given_name)
             validated[name] = self._flags[name].validate(given_name, value)
         stack = self._override_stack()
+        self._count_overrides(+1)  # before the push: readers must not miss it
         stack.append(validated)
         try:
             yield
         finally:
             stack.pop()
+            self._count_overrides(-1)
 
     def snapshot(self) -> tuple[tuple[str, Any], ...]:
         """The current value of every flag as a hashable tuple (for cache keys)."""
         return tuple((name, self.read(name)) for name in self._flags)
+
+    def trace_token(self) -> int:
+        """A small int naming the values of the flags that affect tracing, in this thread.
+
+        Equal values give equal tokens (in this process), so it can stand for those flags
+        in a cache key; `trace_values` turns it back into the values.
+        """
+        if not self._active_overrides or not self._local.__dict__.get("stack"):
+            return self._global_token  # no override active in this thread
+        return self._intern(tuple(self.read(name) for name in self._traced))
+
+    def trace_values(self, token: int) -> dict[str, Any]:
+        """The values of the flags that affect tracing that `token` stands for."""
+        return dict(zip(self._traced, self._token_values[token], strict=True))
 
     def help(self, name: str) -> str:
         """A one-line description of flag `name`."""
@@ -324,6 +375,24 @@ class Config:
             )
         return name
 
+    def _intern(self, values: tuple[Any, ...]) -> int:
+        token = self._tokens.get(values)
+        if token is None:
+            with self._token_lock:
+                token = self._tokens.get(values)
+                if token is None:
+                    token = self._tokens[values] = len(self._token_values)
+                    self._token_values.append(values)
+        return token
+
+    def _count_overrides(self, change: int) -> None:
+        with self._token_lock:
+            object.__setattr__(self, "_active_overrides", self._active_overrides + change)
+
+    def _refresh_token(self) -> None:
+        values = tuple(self._values[name] for name in self._traced)
+        object.__setattr__(self, "_global_token", self._intern(values))
+
     def _override_stack(self) -> list[dict[str, Any]]:
         local = self._local
         if not hasattr(local, "stack"):
@@ -333,6 +402,11 @@ class Config:
 
 def resolve_cache_dir() -> pathlib.Path:
     """The on-disk cache directory: `config.cache_dir`, else the user cache directory.
+
+    `config.cache_dir` starts as `FXGRAD_CACHE_DIR` when that is set and non-empty (read
+    at import); `config.update("cache_dir", path)` or an `override` replaces it, and
+    `None` selects the user cache directory. The disk cache is turned off with
+    `config.update("disk_cache", False)` (or `FXGRAD_DISK_CACHE=0`), not through this path.
 
     The user cache directory is `$XDG_CACHE_HOME/fxgrad` (default `~/.cache/fxgrad`) on
     Linux, `~/Library/Caches/fxgrad` on macOS and `%LOCALAPPDATA%\\fxgrad\\cache` on

@@ -20,44 +20,30 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from fxgrad.core import ShapedArray, get_aval, tangent_aval
+from fxgrad._callable_params import CallableParam, bind_batch_major
+from fxgrad.core import Primitive, ShapedArray, get_aval, tangent_aval
 from fxgrad.dtypes import float0
 from fxgrad.errors import FxgradTypeError, MissingRuleError
 from fxgrad.interpreters import batching
 from fxgrad.interpreters.batching import batch_jaxpr, not_mapped
 from fxgrad.interpreters.jvp import Zero, instantiate_zeros
 from fxgrad.interpreters.partial_eval import closed_call
+from fxgrad.jaxpr import ClosedJaxpr
 from fxgrad.lax._define import define_primitive
 from fxgrad.lax.control_flow.common import run_closed, trace_fun
 from fxgrad.tree_util import (
+    PyTreeDef,
     keystr,
     tree_flatten,
     tree_flatten_with_path,
-    tree_structure,
     tree_unflatten,
 )
 
 __all__ = ["closure_convert", "custom_jvp", "custom_vjp"]
-
-
-class _Rule:
-    """A Python callable used as a primitive parameter (hashed by identity)."""
-
-    __slots__ = ("fn", "name")
-
-    def __init__(self, fn: Callable, name: str):
-        self.fn = fn
-        self.name = name
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 def _check_outputs(
@@ -102,6 +88,13 @@ def _check_outputs(
                 )
         out.append(leaf)
     return out
+
+
+def _check_pair(rule: str, result: Any, names: str) -> tuple[Any, Any]:
+    """``result`` as a pair; a rule that returns anything else gets an error naming ``names``."""
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        raise FxgradTypeError(f"{rule} must return a pair ({names}), got {type(result).__name__}")
+    return result[0], result[1]
 
 
 def _closure_error(kind: str, name: str) -> FxgradTypeError:
@@ -156,7 +149,7 @@ def _custom_jvp_call_batch(axis_size, vals, dims, *, call_jaxpr, jvp, num_consts
     outs = custom_jvp_call_p.bind(
         *vals,
         call_jaxpr=batched,
-        jvp=_Rule(batched_jvp, f"vmap({jvp.name})"),
+        jvp=CallableParam(batched_jvp, f"vmap({jvp.name})"),
         num_consts=num_consts,
         name=name,
     )
@@ -192,7 +185,82 @@ def _merge_nondiff(nondiff: list, diff: Sequence[Any], nondiff_argnums: tuple[in
     return args
 
 
-class custom_jvp:  # noqa: N801 - JAX's name
+class _TracedCall(NamedTuple):
+    """A call of a custom_jvp / custom_vjp function, split and staged for binding."""
+
+    nondiff: list[Any]  # the nondiff_argnums arguments, passed to the rules as they are
+    flat: list[Any]  # the differentiable arguments, flattened, as arrays
+    in_tree: PyTreeDef  # the structure of the tuple of differentiable arguments
+    in_avals: list[ShapedArray]
+    closed: ClosedJaxpr  # the function of the differentiable arguments, staged
+    consts: list[Any]  # values the function closes over: leading operands of the primitive
+    out_tree: PyTreeDef
+
+
+class _CustomDerivative:
+    """What ``custom_jvp`` and ``custom_vjp`` share: wrapping, binding as a method, and
+    checking and staging a call before it binds the primitive."""
+
+    # Set by each subclass, for messages: "custom_jvp", "JVP", "defjvp(rule)".
+    kind = ""
+    rule_kind = ""
+    rule_setter = ""
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+        self.name = getattr(fun, "__name__", self.kind)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def _has_rules(self) -> bool:
+        raise NotImplementedError
+
+    def _check_rules(self) -> None:
+        if not self._has_rules():
+            raise MissingRuleError(
+                f"No {self.rule_kind} rule defined for {self.kind} function {self.name}; call "
+                f"{self.name}.{self.rule_setter} before calling it."
+            )
+
+    def _trace_call(self, args: tuple, kwargs: dict) -> _TracedCall:
+        if kwargs:
+            raise TypeError(
+                f"{self.kind} function {self.name} takes positional arguments only; got "
+                f"keyword arguments {sorted(kwargs)}"
+            )
+        self._check_rules()
+        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
+        from fxgrad.numpy._util import asarray_value
+
+        flat, in_tree = tree_flatten(tuple(diff))
+        flat = [asarray_value(x) for x in flat]
+        in_avals = [get_aval(x) for x in flat]
+
+        def fun_of_diff(*diff_args):
+            return self.fun(*_merge_nondiff(nondiff, diff_args, self.nondiff_argnums))
+
+        closed, consts, out_tree = trace_fun(fun_of_diff, in_tree, in_avals, self.name)
+        return _TracedCall(nondiff, flat, in_tree, in_avals, closed, list(consts), out_tree)
+
+    def _bind(self, primitive: Primitive, call: _TracedCall, **rules: CallableParam) -> Any:
+        """Binds ``primitive`` on the staged ``call`` with the wrapped ``rules``."""
+        outs = primitive.bind(
+            *call.consts,
+            *call.flat,
+            call_jaxpr=call.closed,
+            **rules,
+            num_consts=len(call.consts),
+            name=self.name,
+        )
+        return tree_unflatten(call.out_tree, outs)
+
+
+class custom_jvp(_CustomDerivative):  # noqa: N801 - JAX's name
     """A function with a custom forward-mode derivative rule.
 
     Example:
@@ -208,12 +276,11 @@ class custom_jvp:  # noqa: N801 - JAX's name
       Array(1., dtype=float64, weak_type=True)
     """
 
+    kind, rule_kind, rule_setter = "custom_jvp", "JVP", "defjvp(rule)"
+
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.jvp: Callable | None = None
-        self.name = getattr(fun, "__name__", "custom_jvp")
 
     def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
         """Set the rule ``jvp(*nondiff_args, primals, tangents) -> (out, tangent_out)``."""
@@ -239,66 +306,31 @@ class custom_jvp:  # noqa: N801 - JAX's name
 
         self.defjvp(jvp)
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
+    def _has_rules(self) -> bool:
+        return self.jvp is not None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            raise TypeError(
-                f"custom_jvp function {self.name} takes positional arguments only; got "
-                f"keyword arguments {sorted(kwargs)}"
-            )
-        if self.jvp is None:
-            raise MissingRuleError(
-                f"No JVP rule defined for custom_jvp function {self.name}; call "
-                f"{self.name}.defjvp(rule) before calling it."
-            )
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
-        from fxgrad.numpy._util import asarray_value
-
-        flat, in_tree = tree_flatten(tuple(diff))
-        flat = [asarray_value(x) for x in flat]
-        in_avals = [get_aval(x) for x in flat]
-
-        def fun_of_diff(*diff_args):
-            return self.fun(*_merge_nondiff(nondiff, diff_args, self.nondiff_argnums))
-
-        closed, consts, out_tree = trace_fun(fun_of_diff, in_tree, in_avals, self.name)
-        out_avals = closed.out_avals[:]
+        call = self._trace_call(args, kwargs)
+        nondiff, in_tree, out_tree = call.nondiff, call.in_tree, call.out_tree
+        out_avals = call.closed.out_avals[:]
         rule_name = f"the JVP rule of custom_jvp function {self.name}"
         user_jvp = self.jvp
-        nondiff_argnums = self.nondiff_argnums
 
         def jvp_flat(primals, tangents):
             p = tree_unflatten(in_tree, primals)
             tangents = [instantiate_zeros(t) for t in tangents]
             t = tree_unflatten(in_tree, tangents)
             result = user_jvp(*nondiff, tuple(p), tuple(t))
-            if not (isinstance(result, (tuple, list)) and len(result) == 2):
-                raise FxgradTypeError(
-                    f"{rule_name} must return a pair (primal_out, tangent_out), got "
-                    f"{type(result).__name__}"
-                )
+            primal_out, tangent_out = _check_pair(rule_name, result, "primal_out, tangent_out")
             p_out = _check_outputs(
-                rule_name, "a primal output", out_tree, out_avals, result[0], tangent=False
+                rule_name, "a primal output", out_tree, out_avals, primal_out, tangent=False
             )
             t_out = _check_outputs(
-                rule_name, "a tangent output", out_tree, out_avals, result[1], tangent=True
+                rule_name, "a tangent output", out_tree, out_avals, tangent_out, tangent=True
             )
             return p_out, t_out
 
-        del nondiff_argnums
-        outs = custom_jvp_call_p.bind(
-            *consts,
-            *flat,
-            call_jaxpr=closed,
-            jvp=_Rule(jvp_flat, rule_name),
-            num_consts=len(consts),
-            name=self.name,
-        )
-        return tree_unflatten(out_tree, outs)
+        return self._bind(custom_jvp_call_p, call, jvp=CallableParam(jvp_flat, rule_name))
 
 
 def _tree_add(a: Any, b: Any) -> Any:
@@ -340,7 +372,6 @@ def _custom_vjp_call_jvp(primals, tangents, *, call_jaxpr, fwd, bwd, num_consts,
 def _custom_vjp_call_batch(axis_size, vals, dims, *, call_jaxpr, fwd, bwd, num_consts, name):
     from fxgrad.api import vmap
 
-    vals = [batching.bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims, strict=True)]
     batched, _ = batch_jaxpr(call_jaxpr, axis_size, [True] * len(vals), True)
 
     def batched_fwd(args):
@@ -350,15 +381,17 @@ def _custom_vjp_call_batch(axis_size, vals, dims, *, call_jaxpr, fwd, bwd, num_c
     def batched_bwd(res, cts):
         return list(vmap(lambda r, c: tuple(bwd(list(r), list(c))))(tuple(res), tuple(cts)))
 
-    outs = custom_vjp_call_p.bind(
-        *vals,
+    return bind_batch_major(
+        custom_vjp_call_p,
+        axis_size,
+        vals,
+        dims,
         call_jaxpr=batched,
-        fwd=_Rule(batched_fwd, f"vmap({fwd.name})"),
-        bwd=_Rule(batched_bwd, f"vmap({bwd.name})"),
+        fwd=CallableParam(batched_fwd, f"vmap({fwd.name})"),
+        bwd=CallableParam(batched_bwd, f"vmap({bwd.name})"),
         num_consts=num_consts,
         name=name,
     )
-    return outs, [0] * len(outs)
 
 
 custom_vjp_call_p = define_primitive(
@@ -410,7 +443,7 @@ custom_lin_p = define_primitive(
 )
 
 
-class custom_vjp:  # noqa: N801 - JAX's name
+class custom_vjp(_CustomDerivative):  # noqa: N801 - JAX's name
     """A function with a custom reverse-mode derivative: ``f.defvjp(fwd, bwd)``.
 
     ``fwd(*args) -> (out, residuals)`` runs the function and saves what the backward
@@ -431,46 +464,26 @@ class custom_vjp:  # noqa: N801 - JAX's name
       Array(1., dtype=float64, weak_type=True)
     """
 
+    kind, rule_kind, rule_setter = "custom_vjp", "VJP", "defvjp(fwd, bwd)"
+
     def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
+        super().__init__(fun, nondiff_argnums)
         self.fwd: Callable | None = None
         self.bwd: Callable | None = None
-        self.name = getattr(fun, "__name__", "custom_vjp")
 
     def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
         self.fwd = fwd
         self.bwd = bwd
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        return functools.partial(self, obj)
+    def _has_rules(self) -> bool:
+        return self.fwd is not None and self.bwd is not None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if kwargs:
-            raise TypeError(
-                f"custom_vjp function {self.name} takes positional arguments only; got "
-                f"keyword arguments {sorted(kwargs)}"
-            )
-        if self.fwd is None or self.bwd is None:
-            raise MissingRuleError(
-                f"No VJP rule defined for custom_vjp function {self.name}; call "
-                f"{self.name}.defvjp(fwd, bwd) before calling it."
-            )
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
         from fxgrad.numpy._util import asarray_value
 
-        flat, in_tree = tree_flatten(tuple(diff))
-        flat = [asarray_value(x) for x in flat]
-        in_avals = [get_aval(x) for x in flat]
-
-        def fun_of_diff(*diff_args):
-            return self.fun(*_merge_nondiff(nondiff, diff_args, self.nondiff_argnums))
-
-        closed, consts, out_tree = trace_fun(fun_of_diff, in_tree, in_avals, self.name)
-        out_avals = list(closed.out_avals)
+        call = self._trace_call(args, kwargs)
+        nondiff, in_tree, out_tree = call.nondiff, call.in_tree, call.out_tree
+        out_avals = list(call.closed.out_avals)
         user_fwd, user_bwd = self.fwd, self.bwd
         fwd_name = f"the fwd rule of custom_vjp function {self.name}"
         bwd_name = f"the bwd rule of custom_vjp function {self.name}"
@@ -478,15 +491,9 @@ class custom_vjp:  # noqa: N801 - JAX's name
 
         def fwd_flat(primals):
             result = user_fwd(*nondiff, *tree_unflatten(in_tree, primals))
-            if not (isinstance(result, (tuple, list)) and len(result) == 2):
-                raise FxgradTypeError(
-                    f"{fwd_name} must return a pair (output, residuals), got "
-                    f"{type(result).__name__}"
-                )
-            outs = _check_outputs(
-                fwd_name, "an output", out_tree, out_avals, result[0], tangent=False
-            )
-            res_leaves, res_tree_box["tree"] = tree_flatten(result[1])
+            out, residuals = _check_pair(fwd_name, result, "output, residuals")
+            outs = _check_outputs(fwd_name, "an output", out_tree, out_avals, out, tangent=False)
+            res_leaves, res_tree_box["tree"] = tree_flatten(residuals)
             return outs, [asarray_value(r) for r in res_leaves]
 
         def bwd_flat(residuals, cts):
@@ -499,24 +506,15 @@ class custom_vjp:  # noqa: N801 - JAX's name
                     f"argument, got {type(result).__name__}"
                 )
             return _check_outputs(
-                bwd_name,
-                "cotangents",
-                tree_structure(tuple(diff)),
-                in_avals,
-                tuple(result),
-                tangent=True,
+                bwd_name, "cotangents", in_tree, call.in_avals, tuple(result), tangent=True
             )
 
-        outs = custom_vjp_call_p.bind(
-            *consts,
-            *flat,
-            call_jaxpr=closed,
-            fwd=_Rule(fwd_flat, fwd_name),
-            bwd=_Rule(bwd_flat, bwd_name),
-            num_consts=len(consts),
-            name=self.name,
+        return self._bind(
+            custom_vjp_call_p,
+            call,
+            fwd=CallableParam(fwd_flat, fwd_name),
+            bwd=CallableParam(bwd_flat, bwd_name),
         )
-        return tree_unflatten(out_tree, outs)
 
 
 def closure_convert(fun: Callable, *example_args: Any) -> tuple[Callable, list[Any]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from fxgrad._callable_params import CallableParam, bind_batch_major
 from fxgrad.core import ShapedArray
 from fxgrad.errors import FxgradTypeError, MissingRuleError
 from fxgrad.interpreters import batching
@@ -31,22 +32,6 @@ from fxgrad.tree_util import tree_flatten, tree_unflatten
 __all__ = ["callback", "print", "pure_callback"]
 
 _builtin_print = print
-
-
-class _Callable:
-    """A Python function as a primitive parameter (hashed by identity)."""
-
-    __slots__ = ("fn", "name")
-
-    def __init__(self, fn: Callable, name: str):
-        self.fn = fn
-        self.name = name
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-    def __repr__(self) -> str:
-        return self.name
 
 
 def _flatten_result(name: str, result: Any, out_tree: Any) -> list[Any]:
@@ -118,19 +103,20 @@ def _pure_callback_batch(axis_size, vals, dims, *, callback, out_avals, vmap_met
             "(call once per example), 'expand_dims' (unbatched inputs get a leading axis "
             "of size 1), or 'broadcast_all' (all inputs broadcast to the batch size)."
         )
-    moved = [batching.bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims, strict=True)]
 
     def sequential(*batched_args):
         results = [callback(*(a[i] for a in batched_args)) for i in range(axis_size)]
         return [np.stack([r[k] for r in results]) for k in range(len(out_avals))]
 
-    outs = pure_callback_p.bind(
-        *moved,
-        callback=_Callable(sequential, f"sequential({callback.name})"),
+    return bind_batch_major(
+        pure_callback_p,
+        axis_size,
+        vals,
+        dims,
+        callback=CallableParam(sequential, f"sequential({callback.name})"),
         out_avals=batched_avals,
         vmap_method=vmap_method,
     )
-    return outs, [0] * len(outs)
 
 
 pure_callback_p = define_primitive(
@@ -179,7 +165,7 @@ def pure_callback(
 
     outs = pure_callback_p.bind(
         *flat_args,
-        callback=_Callable(flat_callback, name),
+        callback=CallableParam(flat_callback, name),
         out_avals=out_avals,
         vmap_method=vmap_method,
     )
@@ -202,18 +188,19 @@ def _debug_callback_jvp(primals, tangents, *, callback, ordered):
 
 
 def _debug_callback_batch(axis_size, vals, dims, *, callback, ordered):
-    moved = [batching.bdim_at_front(x, d, axis_size) for x, d in zip(vals, dims, strict=True)]
 
     def per_example(*batched):
         for i in range(axis_size):
             callback(*(b[i] for b in batched))
 
-    debug_callback_p.bind(
-        *moved,
-        callback=_Callable(per_example, f"per_example({callback.name})"),
+    return bind_batch_major(
+        debug_callback_p,
+        axis_size,
+        vals,
+        dims,
+        callback=CallableParam(per_example, f"per_example({callback.name})"),
         ordered=ordered,
     )
-    return [], []
 
 
 def _debug_callback_transpose(cts, *args, callback, ordered):
@@ -250,7 +237,7 @@ def callback(callback: Callable, *args: Any, ordered: bool = False, **kwargs: An
         callback(*a, **k)
 
     debug_callback_p.bind(
-        *flat_args, callback=_Callable(flat_callback, name), ordered=bool(ordered)
+        *flat_args, callback=CallableParam(flat_callback, name), ordered=bool(ordered)
     )
 
 

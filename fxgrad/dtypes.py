@@ -101,8 +101,8 @@ _BOOL_RANK, _INT_RANK, _FLOAT_RANK, _COMPLEX_RANK = 0, 1, 2, 3
 issubdtype = np.issubdtype
 
 
-_DTYPES = {name: np.dtype(name) for name in ("float16", "float32", "float64", "int8", "int16",
-                                             "int32", "int64")}
+# By name, for the `default_float` / `default_int` config values (validated by config).
+_DTYPES = {d.name: d for d in SUPPORTED_DTYPES}
 
 
 def default_float_dtype() -> np.dtype:

@@ -4,6 +4,12 @@
 weak types, static arguments and configuration) to a jaxpr, caches it, and applies it
 through the ``pjit`` call primitive, which runs it compiled. Because ``jit`` is a
 primitive, it composes with every other transformation.
+
+A cached call outside any transformation skips all of that: it keys a second dict on
+cheap facts read straight off the arguments (each leaf's shape, dtype and weak type,
+the static values, the configuration token) and runs the compiled executable on the
+NumPy buffers, in a few microseconds. Every retrace is recorded, and explained under
+``config.log_compiles`` (``fxgrad._compile_log``).
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from fxgrad import _compile_log, core
 from fxgrad import numpy as fnp
 from fxgrad._api_util import (
     ShapeDtypeStruct,
     _arg_names,
+    _as_value,
     _flat_fun,
     _flatten_args,
     _fun_name,
@@ -35,10 +43,12 @@ from fxgrad.interpreters.partial_eval import (
     trace_to_jaxpr,
 )
 from fxgrad.jaxpr import ClosedJaxpr, Jaxpr
-from fxgrad.lax.call import pjit_p
+from fxgrad.lax.call import pjit_p, run_compiled
 from fxgrad.tree_util import (
+    tree_flatten,
     tree_map,
     tree_unflatten,
+    treedef_is_leaf,
 )
 
 __all__ = [
@@ -55,7 +65,7 @@ __all__ = [
 class _StaticArgs:
     """Which arguments of a jitted function are static, by position and by name."""
 
-    def __init__(self, fun: Callable, static_argnums: Any, static_argnames: Any):
+    def __init__(self, fun: Callable, static_argnums: Any, static_argnames: Any, fun_name: str):
         nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums or ())
         names = (
             (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames or ())
@@ -67,6 +77,7 @@ class _StaticArgs:
         positional = [
             p.name for p in sig_params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
+        _check_static_spec(fun_name, sig_params, positional, nums, names)
         if not any(p.kind is p.VAR_POSITIONAL for p in sig_params) and sig_params:
             # Negative positions count from the end of the signature, as in JAX.
             nums = tuple(n + len(positional) if -len(positional) <= n < 0 else n for n in nums)
@@ -81,10 +92,18 @@ class _StaticArgs:
                 nums_set.add(positional.index(nm))
         self.argnums = tuple(sorted(nums_set))
         self.argnames = tuple(sorted(names_set))
+        self._positions: dict[int, tuple[int, ...]] = {}
+
+    def positions(self, nargs: int) -> tuple[int, ...]:
+        """The static positions of a call with ``nargs`` positional arguments."""
+        found = self._positions.get(nargs)
+        if found is None:
+            found = tuple(sorted({n % nargs for n in self.argnums if -nargs <= n < nargs}))
+            self._positions[nargs] = found
+        return found
 
     def split(self, fun_name: str, args: tuple, kwargs: dict):
-        nargs = len(args)
-        static_pos = tuple(sorted({n % nargs for n in self.argnums if -nargs <= n < nargs}))
+        static_pos = self.positions(len(args))
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static_pos)
         static_vals = []
         for i in static_pos:
@@ -99,6 +118,42 @@ class _StaticArgs:
             else:
                 dyn_kwargs[k] = v
         return dyn_args, dyn_kwargs, tuple(static_vals), static_pos
+
+
+def _check_static_spec(
+    fun_name: str, params: list[inspect.Parameter], positional: list[str], nums: tuple, names: tuple
+) -> None:
+    """Refuse ``static_argnums``/``static_argnames`` that name no parameter (as JAX does).
+
+    Only checked when the signature is known and does not take ``*args`` / ``**kwargs``.
+    """
+    for n in nums:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise StaticArgumentError(
+                f"jit({fun_name}): static_argnums must be ints, got {n!r} of type "
+                f"{type(n).__name__}; pass positions like static_argnums=(1,)."
+            )
+    if not params:
+        return
+    kinds = {p.kind for p in params}
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        bad = [n for n in nums if not -len(positional) <= n < len(positional)]
+        if bad:
+            raise StaticArgumentError(
+                f"jit({fun_name}): static_argnums={nums} refers to position {bad[0]}, but "
+                f"{fun_name} takes {len(positional)} positional argument(s) "
+                f"({', '.join(positional) or 'none'}). Use a position in "
+                f"[{-len(positional)}, {len(positional)}) or name it in static_argnames."
+            )
+    if inspect.Parameter.VAR_KEYWORD not in kinds:
+        known = {p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+        bad_names = [nm for nm in names if nm not in known]
+        if bad_names:
+            raise StaticArgumentError(
+                f"jit({fun_name}): static_argnames names {bad_names[0]!r}, which is not a "
+                f"parameter of {fun_name} (its parameters: {', '.join(sorted(known)) or 'none'}). "
+                "Fix the name or drop it from static_argnames."
+            )
 
 
 def _dynamic_positions(num_dynamic: int, static_pos: Sequence[int]) -> list[int]:
@@ -131,8 +186,79 @@ class _CacheEntry:
         self.out_tree = out_tree
 
 
+_SCALAR_TYPES = frozenset({bool, int, float, complex})
+
+#: separates the static values from the leaf signatures in a fast-path key
+_STATIC_MARK = object()
+
+
+def _leaf_key(prefix: tuple, leaves: Sequence[Any]) -> tuple | None:
+    """``prefix`` followed by each leaf's ``(shape, dtype, weak_type)`` (its type for a
+    Python scalar), or None when a leaf is not an Array, a NumPy array or scalar, or a
+    Python scalar (the normal path then converts it or raises). Under one configuration
+    token, equal keys mean equal avals, hence the same cache entry of the normal path."""
+    key = prefix
+    for x in leaves:
+        t = type(x)
+        if t is Array:
+            v = x._value
+            key += ((v.shape, v.dtype, x.weak_type),)
+        elif t is np.ndarray or issubclass(t, np.generic):
+            key += ((x.shape, x.dtype, False),)
+        elif t in _SCALAR_TYPES:
+            key += (t,)
+        else:
+            return None
+    return key
+
+
+class _FastEntry:
+    """A cached signature ready to run on concrete leaves without ``bind``.
+
+    It holds what the call primitive's evaluation would work out on each call: the
+    constants as NumPy buffers, whether ``debug_nans``/``debug_infs`` checks apply (part
+    of the configuration token the entry is filed under), the weak types of the outputs
+    and how to rebuild the output pytree.
+    """
+
+    __slots__ = ("jaxpr", "consts", "name", "check_finite", "weak", "out_tree", "single", "what")
+
+    def __init__(self, entry: _CacheEntry, name: str, token: int):
+        flags = config.trace_values(token)
+        self.jaxpr = entry.jaxpr
+        self.consts = [core._unwrap_value(c) for c in entry.consts]
+        self.name = name
+        self.check_finite = bool(flags["debug_nans"] or flags["debug_infs"])
+        self.weak = [aval.weak_type for aval in entry.jaxpr.out_avals]
+        self.out_tree = entry.out_tree
+        self.single = treedef_is_leaf(entry.out_tree) and len(self.weak) == 1
+        self.what = f"argument of jit({name})"
+
+    def __call__(self, leaves: Sequence[Any]) -> Any:
+        vals = self.consts.copy()
+        for x in leaves:  # a loop is cheaper than a comprehension for a few leaves
+            vals.append(x._value if type(x) is Array else _as_value(x, self.what)._value)
+        outs = run_compiled(self.jaxpr, vals, self.name, self.check_finite)
+        wrap = core._wrap_value
+        if self.single:
+            return wrap(outs[0], self.weak[0])
+        return tree_unflatten(
+            self.out_tree, [wrap(o, w) for o, w in zip(outs, self.weak, strict=True)]
+        )
+
+
 class JitWrapped:
-    """A jit-compiled function: traced once per input signature, then cached."""
+    """A jit-compiled function: traced once per input signature, then cached.
+
+    A call first tries the fast path: outside any staging trace, without keyword
+    arguments and with concrete leaves (Arrays, NumPy arrays, Python scalars), the key
+    is the configuration token, the static values and each leaf's (shape, dtype, weak
+    type), and a hit runs the compiled executable directly. Anything else (tracers,
+    keyword arguments, a first call) takes the normal path: split static arguments,
+    flatten, key on avals, trace on a miss, and apply through ``pjit_p.bind``, so that
+    the call composes with the transformations around it. The normal path files a fast
+    entry for the next call with the same key.
+    """
 
     def __init__(
         self,
@@ -145,8 +271,11 @@ class JitWrapped:
         functools.update_wrapper(self, fun)
         self._fun = fun
         self._name = _fun_name(fun)
-        self._static = _StaticArgs(fun, static_argnums, static_argnames)
+        self._static = _StaticArgs(fun, static_argnums, static_argnames, self._name)
+        self._has_static = bool(self._static.argnums)
         self._cache: dict[Any, _CacheEntry] = {}
+        self._fast: dict[Any, _FastEntry] = {}
+        self._seen: list[_compile_log.Signature] = []
         self._lock = threading.Lock()
         self._trace_count = 0
 
@@ -155,7 +284,7 @@ class JitWrapped:
             return self
         return functools.partial(self, obj)
 
-    def _trace(self, flat, in_tree, static_pos, static_vals) -> _CacheEntry:
+    def _trace(self, flat, in_tree, static_pos, static_vals, token) -> _CacheEntry:
         fun = self._fun
         statics = dict(static_vals)
 
@@ -173,25 +302,94 @@ class JitWrapped:
         in_avals = [get_aval(x) for x in flat]
         dyn_args, dyn_kwargs = tree_unflatten(in_tree, flat)
         positions = _dynamic_positions(len(dyn_args), static_pos)
+        sig = self._log_trace(dyn_args, dyn_kwargs, positions, static_vals, in_avals, token)
         names = _arg_names(self._fun, dyn_args, dyn_kwargs, positions)
         closed = trace_to_jaxpr(flat_fun, in_avals, name=f"jit({self._name})", arg_names=names)
+        with self._lock:  # only traces that succeeded explain later ones
+            self._seen.append(sig)
+            del self._seen[: -_compile_log.HISTORY]
         jaxpr = closed.jaxpr
         # Constants become leading arguments, so closed-over tracers are transformed.
         open_jaxpr = Jaxpr(jaxpr.in_binders, jaxpr.eqns, jaxpr.outs, 0)
-        self._trace_count += 1
-        _log_compile(self, in_avals)
         return _CacheEntry(ClosedJaxpr(open_jaxpr, ()), tuple(closed.consts), store.treedef)
 
+    def _log_trace(
+        self, dyn_args, dyn_kwargs, positions, static_vals, in_avals, token
+    ) -> _compile_log.Signature:
+        """Count the trace and, with ``log_compiles``, say why it happens; its signature."""
+        sig = _compile_log.signature(
+            self._fun, dyn_args, dyn_kwargs, positions, static_vals, in_avals, token
+        )
+        with self._lock:
+            self._trace_count += 1
+            count = self._trace_count
+            seen = list(self._seen)
+        if config.read("log_compiles"):
+            if seen:
+                print(_compile_log.retrace_message(self._name, count, sig, seen))
+            else:
+                print(_compile_log.first_trace_message(self._name, sig))
+        return sig
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        state = core._state()
+        if kwargs or state.dynamic is not state.base:
+            return self._call(args, kwargs, None, None)
+        token = config.trace_token()
+        key = None if self._has_static else _leaf_key((token,), args)
+        if key is None:
+            return self._call_pytree(args, token)
+        fast = self._fast.get(key)
+        if fast is None:
+            return self._call(args, kwargs, key, token)
+        return fast(args)
+
+    def _call_pytree(self, args: tuple, token: int) -> Any:
+        """The fast path with static arguments or pytree arguments (see ``__call__``)."""
+        static_pos = self._static.positions(len(args)) if self._has_static else ()
+        prefix: tuple = (token,)
+        leaves = args
+        if static_pos:
+            prefix = (token, _STATIC_MARK, tuple(args[i] for i in static_pos))
+            leaves = tuple(a for i, a in enumerate(args) if i not in static_pos)
+        key = _leaf_key(prefix, leaves)
+        if key is None:
+            leaves, treedef = tree_flatten(leaves)
+            key = _leaf_key((*prefix, treedef), leaves)
+            if key is None:
+                return self._call(args, {}, None, token)
+        try:
+            fast = self._fast.get(key)
+        except TypeError:  # an unhashable static value: the normal path explains
+            return self._call(args, {}, None, token)
+        if fast is None:
+            return self._call(args, {}, key, token)
+        return fast(leaves)
+
+    def _call(self, args: tuple, kwargs: dict, fast_key: Any, token: int | None) -> Any:
+        """The normal path; files a fast entry under ``fast_key`` when there is one."""
+        if config.read("disable_jit"):
+            return self._fun(*args, **kwargs)
+        if token is None:
+            token = config.trace_token()
         dyn_args, dyn_kwargs, static_vals, static_pos = self._static.split(self._name, args, kwargs)
-        flat, in_tree = _flatten_args((dyn_args, dyn_kwargs), f"argument of jit({self._name})")
-        key = (in_tree, tuple(get_aval(x) for x in flat), static_vals, config.snapshot())
+        flat, in_tree = _flatten_args(
+            (dyn_args, dyn_kwargs),
+            f"jit({self._name})",
+            lambda: _arg_names(
+                self._fun, dyn_args, dyn_kwargs, _dynamic_positions(len(dyn_args), static_pos)
+            ),
+        )
+        key = (in_tree, tuple(get_aval(x) for x in flat), static_vals, token)
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(flat, in_tree, static_pos, static_vals)
+            entry = self._trace(flat, in_tree, static_pos, static_vals, token)
             if not any(isinstance(c, Tracer) for c in entry.consts):
                 with self._lock:
                     self._cache[key] = entry
+        if fast_key is not None and self._cache.get(key) is entry:
+            with self._lock:
+                self._fast[fast_key] = _FastEntry(entry, self._name, token)
         outs = pjit_p.bind(*entry.consts, *flat, jaxpr=entry.jaxpr, name=self._name)
         outs = [_restore_weak_type(o, a) for o, a in zip(outs, entry.jaxpr.out_avals, strict=True)]
         return tree_unflatten(entry.out_tree, outs)
@@ -210,13 +408,6 @@ def _restore_weak_type(x: Any, aval: ShapedArray) -> Any:
     if isinstance(x, Array) and aval.weak_type and not x.weak_type:
         return Array(np.asarray(x), weak_type=True)
     return x
-
-
-def _log_compile(wrapped: JitWrapped, in_avals: Sequence[ShapedArray]) -> None:
-    if not config.read("log_compiles"):
-        return
-    sig = ", ".join(a.str_short() for a in in_avals)
-    print(f"fxgrad: tracing jit({wrapped._name}) for ({sig}); trace #{wrapped._trace_count}")
 
 
 def jit(
@@ -269,8 +460,8 @@ def make_jaxpr(
           c:f64[] = mul b 2.0
         in (c,) }
     """
-    static = _StaticArgs(fun, static_argnums, ())
     name = _fun_name(fun)
+    static = _StaticArgs(fun, static_argnums, (), name)
 
     @functools.wraps(fun)
     def make(*args: Any, **kwargs: Any):

@@ -17,6 +17,8 @@ DEFAULTS = {
     "enable_checks": False,
     "log_compiles": False,
     "cache_dir": None,
+    "disk_cache": True,
+    "disable_jit": False,
     "jax_compatible_where_grad": False,
     "enable_x64": True,
 }
@@ -144,6 +146,7 @@ def test_update_is_seen_by_other_threads(fresh):
         ("jax_debug_infs", "debug_infs"),
         ("jax_log_compiles", "log_compiles"),
         ("jax_enable_checks", "enable_checks"),
+        ("jax_disable_jit", "disable_jit"),
     ],
 )
 def test_jax_aliases(fresh, alias, name):
@@ -190,6 +193,45 @@ def test_snapshot_is_hashable_and_tracks_overrides(fresh):
     assert fresh.snapshot() == before
 
 
+def test_trace_token_names_the_traced_flags(fresh):
+    base = fresh.trace_token()
+    assert fresh.trace_values(base)["default_float"] == "float64"
+    with fresh.override(default_float="float32"):
+        inside = fresh.trace_token()
+        assert inside != base
+        assert fresh.trace_values(inside)["default_float"] == "float32"
+        with fresh.override(default_float="float64"):
+            assert fresh.trace_token() == base  # equal values, equal token
+    assert fresh.trace_token() == base
+    fresh.update("debug_nans", True)
+    assert fresh.trace_token() != base
+    assert fresh.trace_values(fresh.trace_token())["debug_nans"] is True
+    fresh.update("debug_nans", False)
+    assert fresh.trace_token() == base
+
+
+@pytest.mark.parametrize(
+    "name, value", [("log_compiles", True), ("cache_dir", "/elsewhere"), ("disk_cache", False)]
+)
+def test_flags_that_do_not_change_tracing_keep_the_token(fresh, name, value):
+    base = fresh.trace_token()
+    fresh.update(name, value)
+    assert fresh.trace_token() == base
+    with fresh.override(**{name: value}):
+        assert fresh.trace_token() == base
+    assert name not in fresh.trace_values(base)
+
+
+def test_trace_token_is_per_thread(fresh):
+    seen = {}
+    with fresh.override(default_int="int32"):
+        thread = threading.Thread(target=lambda: seen.setdefault("token", fresh.trace_token()))
+        thread.start()
+        thread.join()
+        assert fresh.trace_token() != seen["token"]
+    assert fresh.trace_token() == seen["token"]
+
+
 def test_dir_and_help(fresh):
     assert "debug_nans" in dir(fresh)
     assert "NaN" in fresh.help("jax_debug_nans")
@@ -204,6 +246,7 @@ def test_environment_defaults():
         "FXGRAD_LOG_COMPILES": "off",
         "FXGRAD_CACHE_DIR": "/tmp/fxgrad-cache",
         "FXGRAD_ENABLE_X64": "0",
+        "FXGRAD_DISK_CACHE": "off",
         "UNRELATED": "x",
     }
     cfg = Config(environ=environ)
@@ -213,6 +256,7 @@ def test_environment_defaults():
     assert cfg.log_compiles is False
     assert cfg.cache_dir == "/tmp/fxgrad-cache"
     assert cfg.enable_x64 is True
+    assert cfg.disk_cache is False
     assert cfg.default_int == "int64"
 
 

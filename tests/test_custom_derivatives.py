@@ -6,7 +6,7 @@ import pytest
 import fxgrad
 import fxgrad.numpy as fnp
 from fxgrad import lax
-from fxgrad.errors import FxgradTypeError
+from fxgrad.errors import FxgradTypeError, MissingRuleError
 from fxgrad.test_util import check_grads
 
 
@@ -138,3 +138,117 @@ def test_implicit_fixed_point_differentiation():
     eps = 1e-6
     fd = (float(fixed_point(a + eps)) - float(fixed_point(a - eps))) / (2 * eps)
     np.testing.assert_allclose(float(fxgrad.grad(fixed_point)(a)), fd, rtol=1e-6)
+
+
+# --- calling conventions and rule errors (shared by custom_jvp and custom_vjp) ---------------
+
+
+def _identity_jvp():
+    @fxgrad.custom_jvp
+    def f(x):
+        return x
+
+    return f
+
+
+def _identity_vjp():
+    @fxgrad.custom_vjp
+    def f(x):
+        return x
+
+    return f
+
+
+@pytest.mark.parametrize(
+    "make, kind", [(_identity_jvp, "custom_jvp"), (_identity_vjp, "custom_vjp")]
+)
+def test_keyword_arguments_are_rejected(make, kind):
+    f = make()
+    with pytest.raises(TypeError, match=rf"{kind} function f takes positional arguments only.*'x'"):
+        f(x=1.0)
+
+
+def test_missing_rules_name_the_function_and_the_fix():
+    with pytest.raises(MissingRuleError, match=r"No JVP rule .* custom_jvp function f.*f\.defjvp"):
+        _identity_jvp()(1.0)
+    g = _identity_vjp()
+    with pytest.raises(
+        MissingRuleError, match=r"No VJP rule .* custom_vjp function f.*defvjp\(fwd"
+    ):
+        g(1.0)
+
+
+def test_rules_that_do_not_return_a_pair_are_named():
+    f = _identity_jvp()
+    f.defjvp(lambda p, t: p[0])
+    with pytest.raises(FxgradTypeError, match=r"JVP rule .* pair \(primal_out, tangent_out\)"):
+        fxgrad.jvp(f, (1.0,), (1.0,))
+    g = _identity_vjp()
+    g.defvjp(lambda x: x, lambda r, ct: (ct,))
+    with pytest.raises(FxgradTypeError, match=r"fwd rule .* pair \(output, residuals\)"):
+        fxgrad.grad(g)(1.0)
+
+
+def test_custom_functions_bind_as_methods():
+    class Scaler:
+        def __init__(self, a):
+            self.a = a
+
+        @fxgrad.custom_jvp
+        def forward(self, x):
+            return self.a * fnp.sin(x)
+
+        @forward.defjvp
+        def _forward_jvp(primals, tangents):
+            (obj, x), (_, t) = primals, tangents
+            return obj.forward(x), obj.a * fnp.cos(x) * t
+
+    fxgrad.tree_util.register_pytree_node(
+        Scaler, lambda s: ((s.a,), None), lambda _, children: Scaler(*children)
+    )
+    s = Scaler(2.0)
+    np.testing.assert_allclose(float(s.forward(0.3)), 2.0 * np.sin(0.3))
+    np.testing.assert_allclose(float(fxgrad.grad(s.forward)(0.3)), 2.0 * np.cos(0.3))
+
+
+def test_vmap_of_custom_functions_with_closed_over_constants():
+    c = fnp.array([1.0, -2.0, 3.0])
+
+    @fxgrad.custom_jvp
+    def f(x):
+        return fnp.sum(c * fnp.sin(x))
+
+    f.defjvp(lambda p, t: (f(p[0]), fnp.sum(c * fnp.cos(p[0]) * t[0])))
+
+    @fxgrad.custom_vjp
+    def g(x):
+        return fnp.sum(c * fnp.sin(x))
+
+    g.defvjp(lambda x: (g(x), fnp.cos(x)), lambda cos_x, ct: (ct * c * cos_x,))
+    xs = np.random.RandomState(0).randn(4, 3)
+    expected = np.sin(xs) @ np.array([1.0, -2.0, 3.0])
+    expected_grad = np.cos(xs) * np.array([1.0, -2.0, 3.0])
+    for h in (f, g):
+        np.testing.assert_allclose(np.asarray(fxgrad.vmap(h)(xs)), expected)
+        np.testing.assert_allclose(np.asarray(fxgrad.vmap(h, in_axes=1)(xs.T)), expected)
+        np.testing.assert_allclose(np.asarray(fxgrad.vmap(fxgrad.grad(h))(xs)), expected_grad)
+
+
+def test_custom_vjp_with_pytree_arguments_and_nondiff_argnums():
+    from functools import partial
+
+    @partial(fxgrad.custom_vjp, nondiff_argnums=(0,))
+    def weighted(scale, params):
+        return scale * fnp.sum(params["w"] * params["b"])
+
+    def fwd(scale, params):
+        return weighted(scale, params), params
+
+    def bwd(scale, params, ct):
+        return ({"b": scale * ct * params["w"], "w": scale * ct * params["b"]},)
+
+    weighted.defvjp(fwd, bwd)
+    w, b = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    grads = fxgrad.grad(lambda p: weighted(2.0, p))({"w": w, "b": b})
+    np.testing.assert_allclose(np.asarray(grads["w"]), 2.0 * b)
+    np.testing.assert_allclose(np.asarray(grads["b"]), 2.0 * w)

@@ -318,6 +318,40 @@ def test_jax_compatible_where_grad_restores_nan(name, fun, x):
         assert np.isnan(float(grad(fun)(x)))
 
 
+def test_where_hessian_is_finite_and_matches_the_closed_form():
+    # d2/dx2 sqrt(x) = -x**-1.5 / 4 where x > 0; the untaken branch contributes 0 at x = 0
+    x = np.array([0.0, 0.25, 1.0, 4.0, -1.0])
+    h = np.asarray(fxgrad.hessian(lambda v: fnp.sum(fnp.where(v > 0, fnp.sqrt(v), 0.0)))(x))
+    with np.errstate(divide="ignore"):
+        closed = np.where(x > 0, -0.25 * np.abs(x) ** -1.5, 0.0)
+    np.testing.assert_allclose(h, np.diag(closed), rtol=1e-14)
+
+
+def test_backward_pass_uses_one_zero_safe_product_per_multiplication():
+    jaxpr = fxgrad.make_jaxpr(grad(lambda x: fnp.sum(fnp.sin(x) * x / 3.0)))(np.ones(4))
+    names = [eqn.primitive.name for eqn in jaxpr.jaxpr.eqns]
+    assert "zero_safe_mul" in names and "zero_safe_div" in names
+    assert "select_n" not in names and "eq" not in names
+    with config.override(jax_compatible_where_grad=True):
+        jaxpr = fxgrad.make_jaxpr(grad(lambda x: fnp.sum(fnp.sin(x) * x / 3.0)))(np.ones(4))
+    assert not [e for e in jaxpr.jaxpr.eqns if e.primitive.name.startswith("zero_safe")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("name,op", [("mul", np.multiply), ("div", np.divide)])
+def test_zero_safe_products_annihilate_infinite_partials(name, op, dtype):
+    ct = np.array([0.0, -0.0, 2.0, 0.0, 0.0, -1.5, 3.0], dtype)
+    y = np.array([np.inf, -np.inf, 0.5, np.nan, 0.0, 0.0, -2.0], dtype)
+    with np.errstate(all="ignore"):
+        expected = np.where(ct == 0, np.zeros((), dtype), op(ct, y))
+    fun = getattr(ew, f"_zero_safe_{name}")
+    for got in (fun(ct, y), fxgrad.jit(fun)(ct, y)):
+        got = np.asarray(got)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, expected)
+        assert not np.signbit(got[ct == 0].real).any()  # +0, as the select it replaces
+
+
 def test_where_gradient_batched_matches_loop():
     fun = UNTAKEN[0][1]
     xs = np.array([0.0, 1.0, 4.0])

@@ -132,10 +132,7 @@ def _assert_matches(actual, expected, name):
 
 
 # Bugs found by this test, reported to the owners; strict xfail, so fixing them shows here
-_KNOWN_BUGS = {
-    "abs": "fnp.abs(bool array) raises (lax.abs rejects bool); NumPy and JAX return it",
-    "absolute": "fnp.absolute(bool array) raises (lax.abs rejects bool)",
-}
+_KNOWN_BUGS: dict[str, str] = {}
 
 
 def _ufunc_params():

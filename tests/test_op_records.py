@@ -81,7 +81,7 @@ def test_vmap_matches_loop(record):
     size = 3
     for in_axes in _batch_placements(record.shapes):
         args = []
-        for shape, ax in zip(record.shapes, in_axes, strict=True):
+        for _shape, ax in zip(record.shapes, in_axes, strict=True):
             if ax is None:
                 args.append(record.make_args(rng, dtype)[len(args)])
                 continue

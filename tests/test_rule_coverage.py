@@ -42,6 +42,8 @@ LINEAR = {
     "neg",
     "mul",
     "div",
+    "zero_safe_mul",
+    "zero_safe_div",
     "dot_general",
     "triangular_solve",
     "reduce_sum",

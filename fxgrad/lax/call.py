@@ -17,15 +17,24 @@ from fxgrad.config import config
 from fxgrad.errors import NaNError
 from fxgrad.jaxpr import ClosedJaxpr, Literal, eval_jaxpr
 from fxgrad.lax._define import define_primitive
+from fxgrad.lax._executor import execute
+
+
+def run_compiled(jaxpr: ClosedJaxpr, args: Any, name: str, check_finite: bool) -> list[Any]:
+    """``jaxpr`` applied to NumPy values ``args`` (constants first) with compiled code.
+
+    ``check_finite`` is ``debug_nans or debug_infs``, read by the caller: ``jit``'s
+    cached calls read it once per cache entry instead of once per call.
+    """
+    outs = execute(jaxpr, args, name)
+    if check_finite:
+        _check_non_finite(jaxpr, args, outs, name)
+    return outs
 
 
 def _pjit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    from fxgrad.lax._executor import execute
-
-    outs = execute(jaxpr, args)
-    if config.read("debug_nans") or config.read("debug_infs"):
-        _check_non_finite(jaxpr, args, outs, name)
-    return outs
+    check = config.read("debug_nans") or config.read("debug_infs")
+    return run_compiled(jaxpr, args, name, check)
 
 
 def _bad(values: Any) -> bool:

@@ -227,10 +227,34 @@ def _canonical_shapes(lhs_shape, rhs_shape, dnums):
     return lhs, rhs
 
 
-def _conv_out_spatial(lhs_c, rhs_c, window_strides, padding, lhs_dilation, rhs_dilation):
+class _ConvParams(NamedTuple):
+    """The params of ``conv_general_dilated_p`` (see ``conv_general_dilated``), by name.
+
+    The rules take ``**params`` and read them through this tuple, so the parameter list is
+    written once and a missing or misspelled parameter fails loudly.
+    """
+
+    window_strides: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    lhs_dilation: tuple[int, ...]
+    rhs_dilation: tuple[int, ...]
+    dimension_numbers: ConvDimensionNumbers
+    feature_group_count: int
+    batch_group_count: int
+    precision: Any
+    preferred_element_type: np.dtype | None
+
+
+def _conv_out_spatial(lhs_c, rhs_c, p: _ConvParams) -> tuple[int, ...]:
     out = []
     for n, k, s, (lo, hi), ld, rd in zip(
-        lhs_c[2:], rhs_c[2:], window_strides, padding, lhs_dilation, rhs_dilation, strict=True
+        lhs_c[2:],
+        rhs_c[2:],
+        p.window_strides,
+        p.padding,
+        p.lhs_dilation,
+        p.rhs_dilation,
+        strict=True,
     ):
         out.append(_out_dim(_dilate_dim(n, ld) + lo + hi, _dilate_dim(k, rd), s))
     return tuple(out)
@@ -243,39 +267,25 @@ def _from_canonical_shape(shape_c, spec):
     return tuple(shape)
 
 
-def _conv_impl(
-    lhs,
-    rhs,
-    *,
-    window_strides,
-    padding,
-    lhs_dilation,
-    rhs_dilation,
-    dimension_numbers,
-    feature_group_count,
-    batch_group_count,
-    precision,
-    preferred_element_type,
-):
-    dn = dimension_numbers
+def _conv_impl(lhs, rhs, **params):
+    p = _ConvParams(**params)
+    dn = p.dimension_numbers
     lhs = np.transpose(np.asarray(lhs), dn.lhs_spec)
     rhs = np.transpose(np.asarray(rhs), dn.rhs_spec)
-    dtype = np.dtype(preferred_element_type or lhs.dtype)
+    dtype = np.dtype(p.preferred_element_type or lhs.dtype)
     lhs, rhs = lhs.astype(dtype, copy=False), rhs.astype(dtype, copy=False)
-    out_sp = _conv_out_spatial(
-        lhs.shape, rhs.shape, window_strides, padding, lhs_dilation, rhs_dilation
-    )
-    n_out = lhs.shape[0] // batch_group_count
+    out_sp = _conv_out_spatial(lhs.shape, rhs.shape, p)
+    n_out = lhs.shape[0] // p.batch_group_count
     out_c_shape = (n_out, rhs.shape[0], *out_sp)
     out_perm = np.argsort(dn.out_spec)
     if 0 in out_c_shape:
         return np.transpose(np.zeros(out_c_shape, dtype), out_perm)
     sp = tuple(range(2, lhs.ndim))
-    x = np_dilate_pad(lhs, sp, lhs_dilation, padding, 0)
-    win = np_windows(x, sp, rhs.shape[2:], window_strides, rhs_dilation)  # N, C, out.., K..
-    groups = max(feature_group_count, batch_group_count)
+    x = np_dilate_pad(lhs, sp, p.lhs_dilation, p.padding, 0)
+    win = np_windows(x, sp, rhs.shape[2:], p.window_strides, p.rhs_dilation)  # N, C, out, K
+    groups = max(p.feature_group_count, p.batch_group_count)
     contract = [1, *range(2 + len(sp), 2 + 2 * len(sp))]  # C/G and the window axes
-    if batch_group_count > 1:
+    if p.batch_group_count > 1:
         win = win.reshape(groups, n_out, *win.shape[1:])
     else:
         win = win.reshape(win.shape[0], groups, -1, *win.shape[2:]).swapaxes(0, 1)
@@ -288,20 +298,8 @@ def _conv_impl(
     return np.transpose(out.astype(dtype, copy=False), out_perm)
 
 
-def _conv_abstract_eval(
-    lhs,
-    rhs,
-    *,
-    window_strides,
-    padding,
-    lhs_dilation,
-    rhs_dilation,
-    dimension_numbers,
-    feature_group_count,
-    batch_group_count,
-    precision,
-    preferred_element_type,
-):
+def _conv_abstract_eval(lhs, rhs, **params):
+    p = _ConvParams(**params)
     name = "lax.conv_general_dilated"
     shapes = f"lhs shape {lhs.shape} and rhs shape {rhs.shape}"
     if lhs.ndim != rhs.ndim or lhs.ndim < 2:
@@ -315,10 +313,10 @@ def _conv_abstract_eval(
         raise FxgradTypeError(f"{name} requires numeric operands, got {np.dtype(lhs.dtype).name}")
     nsp = lhs.ndim - 2
     for what, val in (
-        ("window_strides", window_strides),
-        ("padding", padding),
-        ("lhs_dilation", lhs_dilation),
-        ("rhs_dilation", rhs_dilation),
+        ("window_strides", p.window_strides),
+        ("padding", p.padding),
+        ("lhs_dilation", p.lhs_dilation),
+        ("rhs_dilation", p.rhs_dilation),
     ):
         if len(val) != nsp:
             raise ShapeError(
@@ -326,24 +324,24 @@ def _conv_abstract_eval(
                 f"got {tuple(val)}"
             )
     for what, val in (
-        ("window_strides", window_strides),
-        ("lhs_dilation", lhs_dilation),
-        ("rhs_dilation", rhs_dilation),
+        ("window_strides", p.window_strides),
+        ("lhs_dilation", p.lhs_dilation),
+        ("rhs_dilation", p.rhs_dilation),
     ):
         if any(v < 1 for v in val):
             raise ShapeError(f"{name}: {what} must be positive, got {tuple(val)}")
-    lhs_c, rhs_c = _canonical_shapes(lhs.shape, rhs.shape, dimension_numbers)
-    _check_groups(name, shapes, lhs_c, rhs_c, feature_group_count, batch_group_count)
-    for i, (n, ld, (lo, hi)) in enumerate(zip(lhs_c[2:], lhs_dilation, padding, strict=True)):
+    lhs_c, rhs_c = _canonical_shapes(lhs.shape, rhs.shape, p.dimension_numbers)
+    _check_groups(name, shapes, lhs_c, rhs_c, p.feature_group_count, p.batch_group_count)
+    for i, (n, ld, (lo, hi)) in enumerate(zip(lhs_c[2:], p.lhs_dilation, p.padding, strict=True)):
         if _dilate_dim(n, ld) + lo + hi < 0:
             raise ShapeError(
                 f"{name}: negative padding {(lo, hi)} removes more than the whole spatial "
                 f"dimension {i} (size {n}) of the lhs; {shapes}"
             )
-    out_sp = _conv_out_spatial(lhs_c, rhs_c, window_strides, padding, lhs_dilation, rhs_dilation)
-    out_c = (lhs_c[0] // batch_group_count, rhs_c[0], *out_sp)
-    dtype = np.dtype(preferred_element_type or lhs.dtype)
-    out_shape = _from_canonical_shape(out_c, dimension_numbers.out_spec)
+    out_sp = _conv_out_spatial(lhs_c, rhs_c, p)
+    out_c = (lhs_c[0] // p.batch_group_count, rhs_c[0], *out_sp)
+    dtype = np.dtype(p.preferred_element_type or lhs.dtype)
+    out_shape = _from_canonical_shape(out_c, p.dimension_numbers.out_spec)
     return ShapedArray(out_shape, dtype, lhs.weak_type and rhs.weak_type)
 
 
@@ -409,9 +407,36 @@ def _cast(x, dtype):
     return x if get_aval(x).dtype == dtype else ew.convert_element_type(x, dtype)
 
 
-def _transpose_lhs(ct, lhs_aval, rhs, p):
-    dn = p["dimension_numbers"]
-    fgc, bgc = p["feature_group_count"], p["batch_group_count"]
+def _dilated_extents(lhs_sp, rhs_sp, out_sp, p: _ConvParams):
+    """Per spatial axis: the dilated extents of lhs, kernel and output, and the low pad.
+
+    With them the paddings of both transposed convolutions (module docstring) are one-liners.
+    """
+    return [
+        (_dilate_dim(n, ld), _dilate_dim(k, rd), _dilate_dim(m, s), lo)
+        for n, k, m, s, ld, rd, (lo, _) in zip(
+            lhs_sp,
+            rhs_sp,
+            out_sp,
+            p.window_strides,
+            p.lhs_dilation,
+            p.rhs_dilation,
+            p.padding,
+            strict=True,
+        )
+    ]
+
+
+def _bind_canonical(lhs, rhs, p: _ConvParams, **changes):
+    """``conv_general_dilated_p`` in canonical layout with ``p`` updated by ``changes``."""
+    nd = get_aval(lhs).ndim
+    new = p._replace(dimension_numbers=_canonical_dnums(nd), preferred_element_type=None)
+    return conv_general_dilated_p.bind(lhs, rhs, **new._replace(**changes)._asdict())
+
+
+def _transpose_lhs(ct, lhs_aval, rhs, p: _ConvParams):
+    dn = p.dimension_numbers
+    fgc, bgc = p.feature_group_count, p.batch_group_count
     groups = max(fgc, bgc)
     rhs_aval = get_aval(rhs)
     ct_c = _cast(_to_canonical(ct, dn.out_spec), rhs_aval.dtype)
@@ -427,32 +452,16 @@ def _transpose_lhs(ct, lhs_aval, rhs, p):
         kernel = reshape(kernel, (groups * i, o // groups, *window))
     kernel = rev(kernel, tuple(range(2, nd)))
     lhs_c, _ = _canonical_shapes(lhs_aval.shape, rhs_aval.shape, dn)
-    out_sp = get_aval(ct_c).shape[2:]
-    pads = []
-    for n, k, m, s, ld, rd, (lo, _) in zip(
-        lhs_c[2:],
-        window,
-        out_sp,
-        p["window_strides"],
-        p["lhs_dilation"],
-        p["rhs_dilation"],
-        p["padding"],
-        strict=True,
-    ):
-        k_eff = _dilate_dim(k, rd)
-        pads.append((k_eff - 1 - lo, _dilate_dim(n, ld) + lo - _dilate_dim(m, s)))
-    out = conv_general_dilated_p.bind(
+    extents = _dilated_extents(lhs_c[2:], window, get_aval(ct_c).shape[2:], p)
+    out = _bind_canonical(
         ct_c,
         kernel,
-        window_strides=p["lhs_dilation"],
-        padding=tuple(pads),
-        lhs_dilation=p["window_strides"],
-        rhs_dilation=p["rhs_dilation"],
-        dimension_numbers=_canonical_dnums(nd),
+        p,
+        window_strides=p.lhs_dilation,
+        padding=tuple((k - 1 - lo, n + lo - m) for n, k, m, lo in extents),
+        lhs_dilation=p.window_strides,
         feature_group_count=groups,
         batch_group_count=1,
-        precision=p["precision"],
-        preferred_element_type=None,
     )
     if bgc > 1:  # features (b, c) -> batch (b, n)
         n_b, _, *sp = get_aval(out).shape
@@ -462,51 +471,36 @@ def _transpose_lhs(ct, lhs_aval, rhs, p):
     return _from_canonical(out, dn.lhs_spec)
 
 
-def _transpose_rhs(ct, lhs, rhs_aval, p):
-    dn = p["dimension_numbers"]
+def _transpose_rhs(ct, lhs, rhs_aval, p: _ConvParams):
+    dn = p.dimension_numbers
     lhs_aval = get_aval(lhs)
     x = _swap_first_axes(_to_canonical(lhs, dn.lhs_spec))  # C, N, spatial
     ct_c = _swap_first_axes(_cast(_to_canonical(ct, dn.out_spec), lhs_aval.dtype))  # O, N'
     lhs_c, rhs_c = _canonical_shapes(lhs_aval.shape, rhs_aval.shape, dn)
-    out_sp = get_aval(ct_c).shape[2:]
-    pads = []
-    for n, k, m, s, ld, rd, (lo, _) in zip(
-        lhs_c[2:],
-        rhs_c[2:],
-        out_sp,
-        p["window_strides"],
-        p["lhs_dilation"],
-        p["rhs_dilation"],
-        p["padding"],
-        strict=True,
-    ):
-        k_eff = _dilate_dim(k, rd)
-        pads.append((lo, _dilate_dim(m, s) + k_eff - 1 - _dilate_dim(n, ld) - lo))
-    out = conv_general_dilated_p.bind(
+    extents = _dilated_extents(lhs_c[2:], rhs_c[2:], get_aval(ct_c).shape[2:], p)
+    out = _bind_canonical(
         x,
         ct_c,
-        window_strides=p["rhs_dilation"],
-        padding=tuple(pads),
-        lhs_dilation=p["lhs_dilation"],
-        rhs_dilation=p["window_strides"],
-        dimension_numbers=_canonical_dnums(len(rhs_c)),
-        feature_group_count=p["batch_group_count"],
-        batch_group_count=p["feature_group_count"],
-        precision=p["precision"],
-        preferred_element_type=None,
+        p,
+        window_strides=p.rhs_dilation,
+        padding=tuple((lo, m + k - 1 - n - lo) for n, k, m, lo in extents),
+        rhs_dilation=p.window_strides,
+        feature_group_count=p.batch_group_count,
+        batch_group_count=p.feature_group_count,
     )
     return _from_canonical(_swap_first_axes(out), dn.rhs_spec)
 
 
 def _conv_transpose(ct, lhs, rhs, **params):
+    p = _ConvParams(**params)
     assert not (is_undefined_primal(lhs) and is_undefined_primal(rhs)), "bilinear, not linear"
     if is_undefined_primal(lhs):
         if type(ct) is Zero or 0 in get_aval(ct).shape:
             return [Zero(lhs.aval), None]
-        return [_transpose_lhs(ct, lhs.aval, rhs, params), None]
+        return [_transpose_lhs(ct, lhs.aval, rhs, p), None]
     if type(ct) is Zero or 0 in get_aval(ct).shape:
         return [None, Zero(rhs.aval)]
-    return [None, _transpose_rhs(ct, lhs, rhs.aval, params)]
+    return [None, _transpose_rhs(ct, lhs, rhs.aval, p)]
 
 
 def _batched_canonical(x, bdim, spec):
@@ -716,13 +710,8 @@ def conv(
     preferred_element_type: Any = None,
 ) -> Any:
     """``conv_general_dilated`` in the NCHW / OIHW layout without dilation (JAX's ``lax.conv``)."""
-    return conv_general_dilated(
-        lhs,
-        rhs,
-        window_strides,
-        padding,
-        precision=precision,
-        preferred_element_type=preferred_element_type,
+    return conv_with_general_padding(
+        lhs, rhs, window_strides, padding, None, None, precision, preferred_element_type
     )
 
 

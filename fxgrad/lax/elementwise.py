@@ -12,6 +12,11 @@ calls these.
 
 Partial rules have the signature ``partial(t, out, *primals, **params)``: ``t`` is the
 tangent of one argument, ``out`` the primal output.
+
+The NumPy implementations live in ``_elementwise_impls``; the elementwise primitives
+that carry parameters or need rules of their own (``integer_pow``,
+``convert_element_type``, ``select_n``, ``clamp``, ``bitcast_convert_type``,
+``stop_gradient``) in ``elementwise_params``, re-exported from here.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from fxgrad import dtypes
-from fxgrad.core import ShapedArray, Tracer, get_aval
+from fxgrad.core import Primitive, ShapedArray, Tracer, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.interpreters import batching
-from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros
+from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros, jvp_rules
+from fxgrad.lax import _elementwise_impls as impls
 from fxgrad.lax import _special
 from fxgrad.lax._define import define_primitive
 
@@ -117,179 +123,9 @@ def elementwise_abstract_eval(name: str, kind: str, out_dtype: Callable) -> Call
     return abstract_eval
 
 
-try:  # NumPy's own error-state variable: entering it costs ~0.2us, np.errstate ~1.7us
-    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
-
-    _IGNORE_ERRORS = _make_extobj(all="ignore")
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - other NumPy versions
-    _extobj_contextvar = None
+_quiet = impls.quiet  # also wraps implementations in other lax families
 
 
-def _quiet(fn: Callable) -> Callable:
-    """Run a NumPy implementation without floating-point warnings (JAX never warns).
-
-    0 * inf, overflow and division by zero are ordinary values here (NaN, inf), and the
-    test suite turns warnings into errors. The error state is set through NumPy's
-    context variable, so it is thread-safe and cheap enough for every eager operation.
-    """
-    if _extobj_contextvar is None:  # pragma: no cover
-        return np.errstate(all="ignore")(fn)
-
-    def impl(*args, **params):
-        token = _extobj_contextvar.set(_IGNORE_ERRORS)
-        try:
-            return fn(*args, **params)
-        finally:
-            _extobj_contextvar.reset(token)
-
-    impl.__name__ = getattr(fn, "__name__", "impl")
-    return impl
-
-
-def _cast_like(fn: Callable) -> Callable:
-    """Cast the NumPy result back to the input dtype (NumPy upcasts some ops)."""
-
-    def impl(x, *rest, **params):
-        out = fn(x, *rest, **params)
-        dtype = np.asarray(x).dtype
-        return np.asarray(out, dtype=dtype)
-
-    return impl
-
-
-# ---------------------------------------------------------------------------------------
-# NumPy implementations that need more than one ufunc
-# ---------------------------------------------------------------------------------------
-
-
-def _logistic_impl(x):
-    x = np.asarray(x)
-    one = x.dtype.type(1)
-    return np.where(x >= 0, one / (one + np.exp(-x)), np.exp(x) / (one + np.exp(x))).astype(x.dtype)
-
-
-def _rsqrt_impl(x):
-    x = np.asarray(x)
-    return (x.dtype.type(1) / np.sqrt(x)).astype(x.dtype)
-
-
-def _round_impl(x, *, rounding_method=0):
-    x = np.asarray(x)
-    if rounding_method == 1:  # to nearest even
-        return np.round(x)
-    # Half away from zero. x - trunc(x) is exact, so halves are detected exactly (the
-    # usual floor(|x| + 0.5) rounds 0.49999999999999994 up to 1).
-    whole = np.trunc(x)
-    return np.where(np.abs(x - whole) >= 0.5, whole + np.sign(x), whole).astype(x.dtype)
-
-
-def _div_impl(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    if x.dtype.kind in "iu":
-        # C semantics: round towards zero (NumPy's // rounds down).
-        zero = np.zeros((), x.dtype)
-        safe_y = np.where(y == 0, np.ones((), y.dtype), y)
-        q = np.floor_divide(x, safe_y)
-        fix = (np.remainder(x, safe_y) != zero) & ((x < zero) != (safe_y < zero))
-        return np.where(y == 0, zero, q + fix.astype(x.dtype)).astype(x.dtype)
-    return np.divide(x, y).astype(x.dtype)
-
-
-def _rem_impl(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    if x.dtype.kind in "iu":
-        safe_y = np.where(y == 0, np.ones((), y.dtype), y)
-        return np.where(y == 0, x, np.fmod(x, safe_y)).astype(x.dtype)
-    return np.fmod(x, y).astype(x.dtype)
-
-
-def _pow_impl(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    return np.power(x, y).astype(x.dtype)
-
-
-def _integer_pow_impl(x, *, y):
-    x = np.asarray(x)
-    if y >= 0:
-        return np.power(x, y).astype(x.dtype)
-    return (x.dtype.type(1) / np.power(x, -y)).astype(x.dtype)
-
-
-def _sign_impl(x):
-    x = np.asarray(x)
-    if x.dtype.kind == "c":
-        mag = np.abs(x)
-        return np.where(mag == 0, 0, x / np.where(mag == 0, 1, mag)).astype(x.dtype)
-    if x.dtype.kind == "u":
-        return (x > 0).astype(x.dtype)
-    return np.sign(x)
-
-
-def _max_impl(x, y):
-    # NaN-propagating, as XLA's max.
-    return np.maximum(x, y)
-
-
-def _min_impl(x, y):
-    return np.minimum(x, y)
-
-
-def _not_impl(x):
-    x = np.asarray(x)
-    return np.logical_not(x) if x.dtype == bool else np.invert(x)
-
-
-def _complex_impl(x, y):
-    # Assign the parts: x + y * 1j would turn an infinite y into a NaN real part.
-    x, y = np.asarray(x), np.asarray(y)
-    out = np.empty(np.broadcast_shapes(x.shape, y.shape), dtypes.to_complex_dtype(x.dtype))
-    out.real = x
-    out.imag = y
-    return out
-
-
-def _shift_right_logical_impl(x, y):
-    x, y = np.asarray(x), np.asarray(y)
-    unsigned = np.dtype(f"u{x.dtype.itemsize}")
-    bits = 8 * x.dtype.itemsize
-    shifted = np.right_shift(x.view(unsigned), np.clip(y, 0, bits - 1).astype(unsigned))
-    # XLA semantics: shifting by the width or more gives 0.
-    return np.where((y < 0) | (y >= bits), 0, shifted).astype(unsigned).view(x.dtype)
-
-
-def _population_count_impl(x):
-    x = np.asarray(x)
-    unsigned = np.dtype(f"u{x.dtype.itemsize}")
-    return np.bitwise_count(x.view(unsigned)).astype(x.dtype)
-
-
-def _conj_impl(x):
-    x = np.asarray(x)
-    return np.conj(x).astype(_to_complex(x.dtype))
-
-
-def _cbrt_impl(x):
-    return np.cbrt(x)
-
-
-def _exp2_impl(x):
-    return np.exp2(x)
-
-
-def _is_finite_impl(x):
-    return np.isfinite(x)
-
-
-def _select_n_impl(which, *cases):
-    which = np.asarray(which)
-    if len(cases) == 1:
-        return np.asarray(cases[0])
-    if which.dtype == bool:
-        return np.where(which, cases[1], cases[0])
-    return np.choose(which, cases, mode="clip")
-
-
-# ---------------------------------------------------------------------------------------
 # JVP partial rules (t, out, *primals) — written with the lax functions defined below
 # ---------------------------------------------------------------------------------------
 
@@ -345,7 +181,6 @@ _J = {
     "rsqrt": (lambda t, out, x: mul(t, mul(div(out, x), _const(out, -0.5))),),
     "cbrt": (lambda t, out, x: mul(t, div(_const(out, 1.0 / 3.0), square(out))),),
     "square": (lambda t, out, x: mul(t, mul(x, _const(x, 2.0))),),
-    "integer_pow": (lambda t, out, x, *, y: _integer_pow_jvp(t, x, y),),
     "pow": (
         lambda t, out, x, y: mul(t, mul(y, pow(x, sub(y, _const(y, 1.0))))),
         lambda t, out, x, y: mul(t, mul(out, _log_or_zero(x))),
@@ -386,6 +221,15 @@ _J = {
     "polygamma": (
         lambda t, out, m, x: _polygamma_m_jvp(t, out, m, x),
         lambda t, out, m, x: mul(t, polygamma(add(m, _const(m, 1.0)), x)),
+    ),
+    # the where rule's products: see _exact_zero_cotangents
+    "zero_safe_mul": (
+        lambda t, out, ct, y: _zero_safe_mul(t, y),
+        lambda t, out, ct, y: _zero_safe_mul(ct, t),
+    ),
+    "zero_safe_div": (
+        lambda t, out, ct, y: _zero_safe_div(t, y),
+        lambda t, out, ct, y: _zero_safe_mul(_zero_safe_div(out, y), neg(t)),
     ),
 }
 
@@ -442,13 +286,6 @@ def _polygamma_m_jvp(t, out, m, x):
     )
 
 
-def _integer_pow_jvp(t, x, y):
-    if y == 0:
-        return _zeros_like(t)
-    factor = _const(x, float(y)) if y - 1 == 0 else mul(_const(x, float(y)), integer_pow(x, y - 1))
-    return mul(t, factor)
-
-
 # ---------------------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------------------
@@ -468,18 +305,18 @@ _q = _quiet
 
 _TABLE: tuple[_Row, ...] = (
     _Row("neg", 1, _q(np.negative), _NUM),
-    _Row("sign", 1, _sign_impl, _NUM, differentiable=False),
+    _Row("sign", 1, impls.sign_impl, _NUM, differentiable=False),
     _Row("floor", 1, np.floor, _FLOAT, differentiable=False),
     _Row("ceil", 1, np.ceil, _FLOAT, differentiable=False),
-    _Row("round", 1, _q(_round_impl), _FLOAT, differentiable=False),
-    _Row("is_finite", 1, _is_finite_impl, _FLOAT, _to_bool, differentiable=False),
+    _Row("round", 1, _q(impls.round_impl), _FLOAT, differentiable=False),
+    _Row("is_finite", 1, impls.is_finite_impl, _FLOAT, _to_bool, differentiable=False),
     _Row("exp", 1, _q(np.exp), _INEXACT),
-    _Row("exp2", 1, _q(_exp2_impl), _INEXACT),
+    _Row("exp2", 1, _q(impls.exp2_impl), _INEXACT),
     _Row("log", 1, _q(np.log), _INEXACT),
     _Row("log1p", 1, _q(np.log1p), _INEXACT),
     _Row("expm1", 1, _q(np.expm1), _INEXACT),
     _Row("tanh", 1, _q(np.tanh), _INEXACT),
-    _Row("logistic", 1, _q(_logistic_impl), _INEXACT),
+    _Row("logistic", 1, _q(impls.logistic_impl), _INEXACT),
     _Row("sin", 1, _q(np.sin), _INEXACT),
     _Row("cos", 1, _q(np.cos), _INEXACT),
     _Row("tan", 1, _q(np.tan), _INEXACT),
@@ -492,14 +329,14 @@ _TABLE: tuple[_Row, ...] = (
     _Row("acosh", 1, _q(np.arccosh), _INEXACT),
     _Row("atanh", 1, _q(np.arctanh), _INEXACT),
     _Row("sqrt", 1, _q(np.sqrt), _INEXACT),
-    _Row("rsqrt", 1, _q(_rsqrt_impl), _INEXACT),
-    _Row("cbrt", 1, _q(_cbrt_impl), _FLOAT),
+    _Row("rsqrt", 1, _q(impls.rsqrt_impl), _INEXACT),
+    _Row("cbrt", 1, _q(impls.cbrt_impl), _FLOAT),
     _Row("square", 1, _q(np.square), _NUM),
     _Row("abs", 1, _q(np.abs), _NUM, _to_real),
-    _Row("not", 1, _not_impl, _INT_BOOL, differentiable=False),
+    _Row("not", 1, impls.not_impl, _INT_BOOL, differentiable=False),
     _Row("real", 1, np.real, _COMPLEX, _to_real),
     _Row("imag", 1, np.imag, _COMPLEX, _to_real),
-    _Row("conj", 1, _q(_conj_impl), _INEXACT, _to_complex),
+    _Row("conj", 1, _q(impls.conj_impl), _INEXACT, _to_complex),
     _Row("erf", 1, _q(_special.erf), _FLOAT),
     _Row("erfc", 1, _q(_special.erfc), _FLOAT),
     _Row("erf_inv", 1, _q(_special.erf_inv), _FLOAT),
@@ -508,15 +345,17 @@ _TABLE: tuple[_Row, ...] = (
     _Row("add", 2, _q(np.add), _ANY),
     _Row("sub", 2, _q(np.subtract), _NUM),
     _Row("mul", 2, _q(np.multiply), _ANY),
-    _Row("div", 2, _q(_div_impl), _NUM),
-    _Row("rem", 2, _q(_rem_impl), _NUM),
-    _Row("pow", 2, _q(_pow_impl), _INEXACT),
-    _Row("max", 2, _q(_max_impl), _ANY),
-    _Row("min", 2, _q(_min_impl), _ANY),
+    _Row("div", 2, _q(impls.div_impl), _NUM),
+    _Row("rem", 2, _q(impls.rem_impl), _NUM),
+    _Row("pow", 2, _q(impls.pow_impl), _INEXACT),
+    _Row("max", 2, _q(impls.max_impl), _ANY),
+    _Row("min", 2, _q(impls.min_impl), _ANY),
     _Row("atan2", 2, _q(np.arctan2), _FLOAT),
     _Row("nextafter", 2, _q(np.nextafter), _FLOAT, differentiable=False),
     _Row("polygamma", 2, _q(_special.polygamma), _FLOAT),
-    _Row("complex", 2, _complex_impl, _FLOAT, _to_complex),
+    _Row("zero_safe_mul", 2, _q(impls.zero_safe_mul_impl), _INEXACT),
+    _Row("zero_safe_div", 2, _q(impls.zero_safe_div_impl), _INEXACT),
+    _Row("complex", 2, impls.complex_impl, _FLOAT, _to_complex),
     _Row("eq", 2, np.equal, _ANY, _to_bool, differentiable=False),
     _Row("ne", 2, np.not_equal, _ANY, _to_bool, differentiable=False),
     _Row("lt", 2, np.less, _ANY, _to_bool, differentiable=False),
@@ -528,8 +367,8 @@ _TABLE: tuple[_Row, ...] = (
     _Row("xor", 2, np.bitwise_xor, _INT_BOOL, differentiable=False),
     _Row("shift_left", 2, np.left_shift, _INT, differentiable=False),
     _Row("shift_right_arithmetic", 2, np.right_shift, _INT, differentiable=False),
-    _Row("shift_right_logical", 2, _shift_right_logical_impl, _INT, differentiable=False),
-    _Row("population_count", 1, _population_count_impl, _INT, differentiable=False),
+    _Row("shift_right_logical", 2, impls.shift_right_logical_impl, _INT, differentiable=False),
+    _Row("population_count", 1, impls.population_count_impl, _INT, differentiable=False),
 )
 
 
@@ -561,32 +400,45 @@ def _mul_transpose(ct, x, y):
     return [None, _mul_ct(ct, x)]
 
 
-def _mul_ct(ct, factor):
-    """``ct * factor``, where a zero cotangent annihilates an infinite ``factor``.
+def _exact_zero_cotangents(ct: Any) -> bool:
+    """Whether a zero ``ct`` must annihilate an infinite partial (the ``where`` rule).
 
     This is what keeps gradients through ``where`` finite in the branch not taken
     (``where(x > 0, sqrt(x), 0)`` at 0): the unselected branch receives a zero
     cotangent, and 0 * inf would otherwise be NaN. ``config.jax_compatible_where_grad``
-    restores plain multiplication (and JAX's NaNs).
+    restores plain multiplication (and JAX's NaNs); integer cotangents need no care.
     """
     from fxgrad.config import config
 
-    if config.read("jax_compatible_where_grad") or get_aval(ct).dtype.kind not in "fc":
-        return mul(ct, factor)
-    zero = _zeros_like(ct)
-    return select_n(eq(ct, zero), mul(ct, factor), zero)
+    return not config.read("jax_compatible_where_grad") and get_aval(ct).dtype.kind in "fc"
+
+
+def _mul_ct(ct, factor):
+    """``ct * factor``, where a zero cotangent annihilates an infinite ``factor``."""
+    return _zero_safe_mul(ct, factor) if _exact_zero_cotangents(ct) else mul(ct, factor)
 
 
 def _div_transpose(ct, x, y):
     from fxgrad.interpreters.transpose import is_undefined_primal
 
     assert is_undefined_primal(x) and not is_undefined_primal(y)
-    from fxgrad.config import config
+    return [_zero_safe_div(ct, y) if _exact_zero_cotangents(ct) else div(ct, y), None]
 
-    if config.read("jax_compatible_where_grad") or get_aval(ct).dtype.kind not in "fc":
-        return [div(ct, y), None]
-    zero = _zeros_like(ct)
-    return [select_n(eq(ct, zero), div(ct, y), zero), None]
+
+def _zero_safe_mul_transpose(ct, x, y):
+    """Linear in either operand for a fixed other one (the mask is on the first)."""
+    from fxgrad.interpreters.transpose import is_undefined_primal
+
+    if is_undefined_primal(x):
+        return [_zero_safe_mul(ct, y), None]
+    return [None, _zero_safe_mul(x, ct)]
+
+
+def _zero_safe_div_transpose(ct, x, y):
+    from fxgrad.interpreters.transpose import is_undefined_primal
+
+    assert is_undefined_primal(x) and not is_undefined_primal(y)
+    return [_zero_safe_div(ct, y), None]
 
 
 def _real_transpose(ct, x):
@@ -616,6 +468,8 @@ _TRANSPOSES: dict[str, Callable] = {
     "sub": _sub_transpose,
     "mul": _mul_transpose,
     "div": _div_transpose,
+    "zero_safe_mul": _zero_safe_mul_transpose,
+    "zero_safe_div": _zero_safe_div_transpose,
     "real": _real_transpose,
     "imag": _imag_transpose,
     "complex": _complex_transpose,
@@ -652,28 +506,43 @@ def _zero_jvp(prim):
     return rule
 
 
-def _define_row(row: _Row):
-    def impl(*args, **params):
-        return row.impl(*args, **params)
+def define_broadcasting(
+    name: str,
+    *,
+    impl: Callable[..., Any],
+    abstract_eval: Callable[..., Any],
+    jvp: Callable[..., Any] | None,
+    transpose: Callable[..., Any] | None = None,
+) -> Primitive:
+    """``define_primitive`` for an elementwise primitive batched by broadcasting.
 
+    Its kernel op is its name, and its batch rule is ``batching.broadcast_batcher``,
+    which needs the primitive itself, so it is registered once the primitive exists.
+    """
     prim = define_primitive(
+        name,
+        impl=impl,
+        abstract_eval=abstract_eval,
+        jvp=jvp,
+        transpose=transpose,
+        batch=None,
+        kernel="elementwise",
+        kernel_op=name,
+    )
+    batching.batch_rules[prim] = batching.broadcast_batcher(prim)
+    return prim
+
+
+def _define_row(row: _Row) -> Primitive:
+    prim = define_broadcasting(
         row.name,
         impl=row.impl,
         abstract_eval=elementwise_abstract_eval(row.name, row.kind, row.out_dtype),
         jvp=None,
         transpose=_TRANSPOSES.get(row.name),
-        batch=None,
-        kernel="elementwise",
-        kernel_op=row.name,
     )
-    from fxgrad.interpreters.batching import batch_rules
-    from fxgrad.interpreters.jvp import jvp_rules
-
-    batch_rules[prim] = batching.broadcast_batcher(prim)
-    if row.differentiable:
-        jvp_rules[prim] = _make_jvp(prim, _J[row.name])
-    else:
-        jvp_rules[prim] = _zero_jvp(prim)
+    rule = _make_jvp(prim, _J[row.name]) if row.differentiable else _zero_jvp(prim)
+    jvp_rules[prim] = rule
     return prim
 
 
@@ -782,6 +651,9 @@ shift_left_p = _PRIMS["shift_left"]
 shift_right_arithmetic_p = _PRIMS["shift_right_arithmetic"]
 shift_right_logical_p = _PRIMS["shift_right_logical"]
 population_count_p = _PRIMS["population_count"]
+# ``ct == 0 ? 0 : ct * y`` and ``ct == 0 ? 0 : ct / y``: the where rule's transposes
+zero_safe_mul_p = _PRIMS["zero_safe_mul"]
+zero_safe_div_p = _PRIMS["zero_safe_div"]
 
 
 def _unary(prim):
@@ -869,6 +741,8 @@ shift_left = _binary(shift_left_p)
 shift_right_arithmetic = _binary(shift_right_arithmetic_p)
 shift_right_logical = _binary(shift_right_logical_p)
 population_count = _unary(population_count_p)
+_zero_safe_mul = _binary(zero_safe_mul_p)
+_zero_safe_div = _binary(zero_safe_div_p)
 
 
 def round(x: Any, rounding_method: int = 0) -> Any:  # noqa: A001 - JAX's name
@@ -876,329 +750,21 @@ def round(x: Any, rounding_method: int = 0) -> Any:  # noqa: A001 - JAX's name
     return round_p.bind(x, rounding_method=int(rounding_method))
 
 
-# ---------------------------------------------------------------------------------------
-# Primitives with parameters: integer_pow, convert_element_type, select_n, clamp
-# ---------------------------------------------------------------------------------------
-
-
-def _integer_pow_abstract_eval(x: ShapedArray, *, y: int) -> ShapedArray:
-    if not _accepts(_NUM, np.dtype(x.dtype)):
-        raise FxgradTypeError(f"lax.integer_pow does not accept dtype {x.dtype}")
-    if y < 0 and np.dtype(x.dtype).kind in "iu":
-        raise FxgradTypeError(
-            f"lax.integer_pow of an integer array to a negative power ({y}) is not defined."
-        )
-    return x
-
-
-def _integer_pow_jvp_rule(primals, tangents, *, y):
-    (x,), (t,) = primals, tangents
-    return integer_pow(x, y), _integer_pow_jvp(t, x, y)
-
-
-integer_pow_p = define_primitive(
-    "integer_pow",
-    impl=_q(_integer_pow_impl),
-    abstract_eval=_integer_pow_abstract_eval,
-    jvp=_integer_pow_jvp_rule,
-    batch=None,
-    kernel="elementwise",
-    kernel_op="integer_pow",
+# The primitives with parameters, re-exported under this module's names. They are
+# imported last because they are built from the functions above, while the partial
+# rules above call select_n only when a derivative is taken.
+from fxgrad.lax.elementwise_params import (  # noqa: E402, F401
+    bitcast_convert_type,
+    bitcast_convert_type_p,
+    clamp,
+    clamp_p,
+    convert_element_type,
+    convert_element_type_p,
+    integer_pow,
+    integer_pow_p,
+    select,
+    select_n,
+    select_n_p,
+    stop_gradient,
+    stop_gradient_p,
 )
-batching.batch_rules[integer_pow_p] = batching.broadcast_batcher(integer_pow_p)
-
-
-def integer_pow(x: Any, y: int) -> Any:
-    """``x ** y`` for a static Python integer ``y`` (computed by repeated multiplication)."""
-    return integer_pow_p.bind(x, y=int(y))
-
-
-def _convert_impl(x, *, new_dtype, weak_type=False):
-    x = np.asarray(x)
-    if np.dtype(new_dtype) == np.bool_:
-        return x != 0
-    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
-        x = x.real
-    with np.errstate(all="ignore"):
-        return x.astype(new_dtype)
-
-
-def _convert_abstract_eval(x, *, new_dtype, weak_type=False):
-    return ShapedArray(x.shape, np.dtype(new_dtype), weak_type)
-
-
-def _convert_jvp(primals, tangents, *, new_dtype, weak_type=False):
-    (x,), (t,) = primals, tangents
-    out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-    old = np.dtype(get_aval(x).dtype)
-    new = np.dtype(new_dtype)
-    if type(t) is Zero or old.kind not in "fc" or new.kind not in "fc":
-        return out, Zero(ShapedArray(get_aval(out).shape, dtypes.tangent_dtype(new)))
-    return out, convert_element_type_p.bind(t, new_dtype=new, weak_type=weak_type)
-
-
-def _convert_transpose(ct, x, *, new_dtype, weak_type=False):
-    ct = instantiate_zeros(ct)
-    old = np.dtype(x.aval.dtype)
-    return [convert_element_type_p.bind(ct, new_dtype=old, weak_type=x.aval.weak_type)]
-
-
-def _convert_batch(axis_size, vals, dims, **params):
-    return convert_element_type_p.bind(vals[0], **params), dims[0]
-
-
-convert_element_type_p = define_primitive(
-    "convert_element_type",
-    impl=_convert_impl,
-    abstract_eval=_convert_abstract_eval,
-    jvp=_convert_jvp,
-    transpose=_convert_transpose,
-    batch=_convert_batch,
-    kernel="elementwise",
-    kernel_op="convert",
-)
-
-
-def convert_element_type(operand: Any, new_dtype: Any) -> Any:
-    """Elementwise cast of ``operand`` to ``new_dtype`` (complex to real keeps the real part)."""
-    new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    aval = get_aval(operand)
-    if np.dtype(aval.dtype) == new_dtype and not aval.weak_type:
-        return operand
-    return convert_element_type_p.bind(operand, new_dtype=new_dtype, weak_type=False)
-
-
-def _select_n_abstract_eval(which, *cases):
-    if not cases:
-        raise FxgradTypeError("lax.select_n requires at least one case")
-    shapes = {tuple(c.shape) for c in cases}
-    dts = {np.dtype(c.dtype) for c in cases}
-    if len(shapes) > 1 or len(dts) > 1:
-        shown = ", ".join(c.str_short() for c in cases)
-        raise ShapeError(f"lax.select_n cases must have equal shapes and dtypes, got {shown}")
-    case = cases[0]
-    if which.shape and tuple(which.shape) != tuple(case.shape):
-        raise ShapeError(
-            f"lax.select_n predicate shape {which.shape} must be scalar or equal to the "
-            f"case shape {case.shape}"
-        )
-    wdt = np.dtype(which.dtype)
-    if wdt == np.bool_:
-        if len(cases) > 2:
-            raise FxgradTypeError("lax.select_n with a bool predicate takes at most 2 cases")
-    elif wdt.kind not in "iu":
-        raise FxgradTypeError(f"lax.select_n predicate must be bool or int, got {wdt.name}")
-    return ShapedArray(case.shape, case.dtype, all(c.weak_type for c in cases))
-
-
-def _select_n_jvp(primals, tangents):
-    which, *cases = primals
-    out = select_n_p.bind(which, *primals[1:])
-    case_ts = tangents[1:]
-    if all(type(t) is Zero for t in case_ts):
-        return out, Zero(case_ts[0].aval)
-    case_ts = [instantiate_zeros(t) for t in case_ts]
-    return out, select_n_p.bind(which, *case_ts)
-
-
-def _select_n_transpose(ct, which, *cases):
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
-    assert not is_undefined_primal(which)
-    if type(ct) is Zero:
-        return [None] + [Zero(ct.aval) if is_undefined_primal(c) else None for c in cases]
-    zeros = _zeros_like(ct)
-    outs = [None]
-    for i, c in enumerate(cases):
-        if not is_undefined_primal(c):
-            outs.append(None)
-            continue
-        branches = [zeros] * len(cases)
-        branches[i] = ct
-        outs.append(select_n_p.bind(which, *branches))
-    return outs
-
-
-def _select_n_batch(axis_size, vals, dims):
-    which, *cases = vals
-    wdim, *cdims = dims
-    case_ndim = get_aval(cases[0]).ndim - (cdims[0] is not batching.not_mapped)
-    if wdim is batching.not_mapped and not get_aval(which).shape:
-        moved = [batching.bdim_at_front(c, d, axis_size) for c, d in zip(cases, cdims, strict=True)]
-        return select_n_p.bind(which, *moved), 0
-    moved = [batching.bdim_at_front(c, d, axis_size) for c, d in zip(cases, cdims, strict=True)]
-    which = batching.bdim_at_front(which, wdim, axis_size)
-    if get_aval(which).ndim == 1 and case_ndim > 0:
-        from fxgrad.lax.shape import broadcast_in_dim
-
-        which = broadcast_in_dim(which, get_aval(moved[0]).shape, (0,))
-    return select_n_p.bind(which, *moved), 0
-
-
-select_n_p = define_primitive(
-    "select_n",
-    impl=_select_n_impl,
-    abstract_eval=_select_n_abstract_eval,
-    jvp=_select_n_jvp,
-    transpose=_select_n_transpose,
-    batch=_select_n_batch,
-    kernel="elementwise",
-    kernel_op="select",
-)
-
-
-def select_n(which: Any, *cases: Any) -> Any:
-    """``cases[which]`` elementwise; a bool ``which`` picks ``cases[1]`` where True."""
-    args = elementwise_args(*cases)
-    which_aval = get_aval(which)
-    if which_aval.shape and which_aval.shape != get_aval(args[0]).shape:
-        from fxgrad.lax.shape import broadcast_to_shape
-
-        shape = np.broadcast_shapes(which_aval.shape, get_aval(args[0]).shape)
-        which = broadcast_to_shape(which, shape)
-        args = [broadcast_to_shape(a, shape) for a in args]
-    elif args and get_aval(args[0]).shape == () and which_aval.shape:
-        from fxgrad.lax.shape import broadcast_to_shape
-
-        args = [broadcast_to_shape(a, which_aval.shape) for a in args]
-    return select_n_p.bind(which, *args)
-
-
-def select(pred: Any, on_true: Any, on_false: Any) -> Any:
-    """``on_true`` where ``pred`` else ``on_false`` (JAX's ``lax.select``)."""
-    return select_n(pred, on_false, on_true)
-
-
-def _clamp_impl(lo, x, hi):
-    return np.minimum(np.maximum(x, lo), hi)
-
-
-def _clamp_abstract_eval(lo: ShapedArray, x: ShapedArray, hi: ShapedArray) -> ShapedArray:
-    for name, bound in (("min", lo), ("max", hi)):
-        if tuple(bound.shape) != tuple(x.shape):
-            raise ShapeError(
-                f"lax.clamp: {name} must be a scalar or have the operand's shape {x.shape}, "
-                f"got shape {bound.shape}."
-            )
-    dts = {np.dtype(a.dtype) for a in (lo, x, hi)}
-    if len(dts) > 1:
-        shown = ", ".join(np.dtype(a.dtype).name for a in (lo, x, hi))
-        raise FxgradTypeError(
-            f"lax.clamp requires min, operand and max of one dtype, got {shown}. Convert "
-            "with lax.convert_element_type or use fxgrad.numpy.clip, which promotes."
-        )
-    if np.dtype(x.dtype).kind == "c":
-        raise FxgradTypeError("lax.clamp does not accept complex operands (they are unordered).")
-    return ShapedArray(x.shape, x.dtype, lo.weak_type and x.weak_type and hi.weak_type)
-
-
-def _clamp_jvp(primals, tangents):
-    """JAX's rule: the operand's tangent passes strictly inside (min, max), min's where it
-    is above the operand (and below max), max's where it is below the operand; at a tie
-    none passes."""
-    lo, x, hi = primals
-    t_lo, t_x, t_hi = tangents
-    out = clamp_p.bind(lo, x, hi)
-    tangent_out: Any = Zero(get_aval(out).update(dtype=dtypes.tangent_dtype(get_aval(out).dtype)))
-    if type(t_lo) is not Zero:
-        inside = bitwise_and(gt(lo, x), lt(lo, hi))
-        tangent_out = add_tangents(tangent_out, select_n(inside, _zeros_like(t_lo), t_lo))
-    if type(t_x) is not Zero:
-        inside = bitwise_and(gt(x, lo), lt(x, hi))
-        tangent_out = add_tangents(tangent_out, select_n(inside, _zeros_like(t_x), t_x))
-    if type(t_hi) is not Zero:
-        tangent_out = add_tangents(tangent_out, select_n(lt(hi, x), _zeros_like(t_hi), t_hi))
-    return out, tangent_out
-
-
-clamp_p = define_primitive(
-    "clamp",
-    impl=_q(_clamp_impl),
-    abstract_eval=_clamp_abstract_eval,
-    jvp=_clamp_jvp,
-    batch=None,
-    kernel="elementwise",
-    kernel_op="clamp",
-)
-batching.batch_rules[clamp_p] = batching.broadcast_batcher(clamp_p)
-
-
-def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002 - JAX's argument names
-    """``x`` limited to ``[min, max]`` elementwise (JAX's argument order).
-
-    ``min`` and ``max`` are scalars or have ``x``'s shape; Python scalars take ``x``'s
-    dtype. The derivative follows JAX: ``x``'s passes strictly between the bounds, a
-    bound's where it is active, and nothing at a tie.
-    """
-    x_aval = get_aval(x)
-    args = []
-    for bound in (min, max):
-        if _is_python_scalar(bound):
-            bound = np.asarray(bound, dtype=x_aval.dtype)
-        if not get_aval(bound).shape and x_aval.shape:
-            from fxgrad.lax.shape import broadcast_in_dim
-
-            bound = broadcast_in_dim(bound, x_aval.shape, ())
-        args.append(bound)
-    _clamp_abstract_eval(get_aval(args[0]), x_aval, get_aval(args[1]))  # eager: check shapes
-    return clamp_p.bind(args[0], x, args[1])
-
-
-def _bitcast_abstract_eval(x: ShapedArray, *, new_dtype: np.dtype) -> ShapedArray:
-    old = np.dtype(x.dtype)
-    if old.itemsize != new_dtype.itemsize or np.bool_ in (old.type, new_dtype.type):
-        raise FxgradTypeError(
-            f"lax.bitcast_convert_type from {old.name} to {new_dtype.name}: fxgrad supports "
-            "only non-bool dtypes of equal width (for example float32 <-> int32/uint32)."
-        )
-    return ShapedArray(x.shape, new_dtype, False)
-
-
-def _bitcast_jvp(primals, tangents, *, new_dtype):
-    out = bitcast_convert_type_p.bind(primals[0], new_dtype=new_dtype)
-    return out, Zero(get_aval(out).update(dtype=dtypes.tangent_dtype(new_dtype)))
-
-
-bitcast_convert_type_p = define_primitive(
-    "bitcast_convert_type",
-    impl=lambda x, *, new_dtype: np.asarray(x).view(new_dtype),  # same width: any strides
-    abstract_eval=_bitcast_abstract_eval,
-    jvp=_bitcast_jvp,
-    batch=None,
-    kernel="elementwise",
-    kernel_op="bitcast",
-)
-batching.defvectorized(bitcast_convert_type_p)
-
-
-def bitcast_convert_type(operand: Any, new_dtype: Any) -> Any:
-    """Reinterpret the bits of ``operand`` as ``new_dtype`` (of the same width)."""
-    new_dtype = dtypes.canonicalize_dtype(new_dtype)
-    _bitcast_abstract_eval(get_aval(operand), new_dtype=new_dtype)  # eager: check widths
-    return bitcast_convert_type_p.bind(operand, new_dtype=new_dtype)
-
-
-def _stop_gradient_jvp(primals, tangents):
-    (x,) = primals
-    out = stop_gradient_p.bind(x)
-    aval = get_aval(out)
-    return out, Zero(aval.update(dtype=dtypes.tangent_dtype(aval.dtype)))
-
-
-stop_gradient_p = define_primitive(
-    "stop_gradient",
-    impl=lambda x: x,
-    abstract_eval=lambda x: x,
-    jvp=_stop_gradient_jvp,
-    batch=None,
-    kernel="elementwise",
-    kernel_op="copy",
-)
-batching.defvectorized(stop_gradient_p)
-
-
-def stop_gradient(x: Any) -> Any:
-    """The identity on values whose derivative is zero (applies to every leaf of a pytree)."""
-    from fxgrad.tree_util import tree_map
-
-    return tree_map(stop_gradient_p.bind, x)

@@ -64,7 +64,7 @@ def set_disk_cache(enabled: bool) -> None:
 
 
 def disk_cache_enabled() -> bool:
-    return _disk_enabled
+    return _disk_enabled and config.read("disk_cache")
 
 
 def cache_directory() -> pathlib.Path:
@@ -83,7 +83,7 @@ _MAGIC = b"fxgrad-object-1\n"
 def _read_disk(key: str) -> bytes | None:
     """The object code stored for ``key``, if present and intact (LLVM crashes on a
     malformed object, so every entry carries a checksum that is verified first)."""
-    if not _disk_enabled:
+    if not disk_cache_enabled():
         return None
     try:
         data = (cache_directory() / f"{key}.o").read_bytes()
@@ -99,7 +99,7 @@ def _read_disk(key: str) -> bytes | None:
 
 
 def _write_disk(key: str, obj: bytes) -> None:
-    if not _disk_enabled:
+    if not disk_cache_enabled():
         return
     directory = cache_directory()
     try:

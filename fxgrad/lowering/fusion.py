@@ -230,6 +230,19 @@ def _lower_copy(emit: Emit, eqn: JaxprEqn, args: list[int]) -> int:
     return args[0]
 
 
+def _lower_zero_safe(op: str) -> Callable:
+    """``ct op y`` where ``ct != 0``, and +0 where ``ct == 0`` (even if ``y`` is inf/NaN)."""
+
+    def lower(emit: Emit, eqn: JaxprEqn, args: list[int]) -> int:
+        ct, y = args
+        dtype = _dtype(eqn.out_binders[0].aval)
+        zero = emit("const", (), dtype, 0.0)
+        is_zero = emit("eq", (ct, zero), "bool")
+        return emit("select", (is_zero, zero, emit(op, (ct, y), dtype)), dtype)
+
+    return lower
+
+
 _SAME_NAME = (
     "neg sign floor ceil is_finite exp exp2 log log1p expm1 tanh logistic sin cos tan asin "
     "acos atan sinh cosh asinh acosh atanh sqrt cbrt abs not erf erfc lgamma add sub mul div "
@@ -250,6 +263,8 @@ ELEMENTWISE_LOWERINGS: dict[str, Callable[[Emit, JaxprEqn, list[int]], int]] = {
     "select": _lower_select,
     "clamp": _lower_clamp,
     "copy": _lower_copy,
+    "zero_safe_mul": _lower_zero_safe("mul"),
+    "zero_safe_div": _lower_zero_safe("div"),
 }
 
 _OP_OF_LOWERING = {name: name for name in _SAME_NAME} | {
@@ -260,6 +275,8 @@ _OP_OF_LOWERING = {name: name for name in _SAME_NAME} | {
     "integer_pow": "mul",
     "bitcast": "bitcast",
     "clamp": "max",
+    "zero_safe_mul": "mul",
+    "zero_safe_div": "div",
 }
 
 _SHAPE_PRIMITIVES = ("broadcast_in_dim", "transpose", "squeeze", "reshape", "slice", "rev")

@@ -10,8 +10,12 @@ argument under ``jit``.
 import numpy as _np
 
 from fxgrad.array import Array as ndarray
-from fxgrad.numpy import _array_methods  # noqa: F401  (installs operators and methods)
-from fxgrad.numpy import fft  # noqa: F401  (the fxgrad.numpy.fft submodule)
+from fxgrad.dtypes import SUPPORTED_DTYPES as _SUPPORTED_DTYPES
+from fxgrad.numpy import (
+    _array_methods,  # noqa: F401  (installs operators and methods)
+    fft,  # noqa: F401  (the fxgrad.numpy.fft submodule)
+    linalg,  # noqa: F401  (the fxgrad.numpy.linalg submodule)
+)
 from fxgrad.numpy._convolve import *  # noqa: F403
 from fxgrad.numpy._convolve import __all__ as _convolve_all
 from fxgrad.numpy._creation import *  # noqa: F403
@@ -44,9 +48,9 @@ from fxgrad.numpy._sorting import *  # noqa: F403
 from fxgrad.numpy._sorting import __all__ as _sorting_all
 from fxgrad.numpy._ufuncs import *  # noqa: F403
 from fxgrad.numpy._ufuncs import __all__ as _ufuncs_all
-from fxgrad.numpy import linalg  # noqa: E402, F401  (the fxgrad.numpy.linalg submodule)
 
-# dtypes and constants, as NumPy names them
+# dtypes and constants, as NumPy names them: one scalar type per dtype of
+# fxgrad.dtypes.SUPPORTED_DTYPES (``_DTYPE_NAMES``), then NumPy's abstract types.
 bool_ = _np.bool_
 int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
 uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
@@ -67,6 +71,7 @@ integer, floating, complexfloating, inexact, number, signedinteger, unsignedinte
 generic = _np.generic
 pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
 newaxis = None
+_DTYPE_NAMES = ["bool_" if d.kind == "b" else d.name for d in _SUPPORTED_DTYPES]
 
 __all__ = [
     *_creation_all,
@@ -86,20 +91,7 @@ __all__ = [
     *_shape_ops_all,
     *_ufuncs_all,
     "ndarray",
-    "bool_",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "float16",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
+    *_DTYPE_NAMES,
     "dtype",
     "finfo",
     "iinfo",

@@ -15,6 +15,7 @@ slice (as ``jax.numpy``) instead of raising, which would be impossible under ``j
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -282,19 +283,47 @@ def _variance(a, axis, dtype, ddof, keepdims, mask_fn, mean_value, fn_name, nan_
     return _keep(result, axes, keepdims)
 
 
-def var(
-    a: Any,
-    axis: Any = None,
-    dtype: Any = None,
-    out: None = None,
-    ddof: Any = 0,
-    keepdims: bool = False,
-    *,
-    where: Any = None,
-    mean: Any = None,
-    correction: Any = None,
-) -> Any:
-    """Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom removed.
+def _moment_function(fn_name: str, *, ignore_nan: bool, root: bool, doc: str) -> Callable:
+    """``var``, ``std``, ``nanvar`` or ``nanstd``: NumPy's one signature for all four.
+
+    ``ignore_nan`` drops NaN elements (a slice with no degrees of freedom left gives
+    NaN); ``root`` takes the square root of the variance (the standard deviation).
+    """
+
+    def moment(
+        a: Any,
+        axis: Any = None,
+        dtype: Any = None,
+        out: None = None,
+        ddof: Any = 0,
+        keepdims: bool = False,
+        *,
+        where: Any = None,
+        mean: Any = None,
+        correction: Any = None,
+    ) -> Any:
+        _no_out(fn_name, out)
+        ddof = _ddof(ddof, correction, fn_name)
+        if ignore_nan:  # the mask of the non-NaN elements, taken before they are zeroed
+            a = asarray_value(a)
+            mask = _not_nan_mask(a, where, fn_name)
+            a = _nan_filled(a, 0)
+            mask_fn = lambda x: mask  # noqa: E731
+        else:
+            mask_fn = lambda x: _where_mask(x, where, fn_name)  # noqa: E731
+        result = _variance(a, axis, dtype, ddof, keepdims, mask_fn, mean, fn_name, ignore_nan)
+        return ew.sqrt(result) if root else result
+
+    moment.__name__ = moment.__qualname__ = fn_name
+    moment.__doc__ = doc
+    return moment
+
+
+var = _moment_function(
+    "var",
+    ignore_nan=False,
+    root=False,
+    doc="""Variance over ``axis`` with ``ddof`` (or ``correction``) degrees of freedom removed.
 
     ``mean`` may pass a precomputed mean (with ``keepdims=True`` shape). Complex input
     gives a real variance.
@@ -303,31 +332,11 @@ def var(
       >>> import fxgrad.numpy as fnp
       >>> fnp.var(fnp.array([1.0, 2.0, 3.0, 4.0]))
       Array(1.25, dtype=float64)
-    """
-    _no_out("var", out)
-    ddof = _ddof(ddof, correction, "var")
-    return _variance(
-        a, axis, dtype, ddof, keepdims, lambda x: _where_mask(x, where, "var"), mean, "var", False
-    )
-
-
-def std(
-    a: Any,
-    axis: Any = None,
-    dtype: Any = None,
-    out: None = None,
-    ddof: Any = 0,
-    keepdims: bool = False,
-    *,
-    where: Any = None,
-    mean: Any = None,
-    correction: Any = None,
-) -> Any:
-    """Standard deviation: the square root of ``var``."""
-    _no_out("std", out)
-    return ew.sqrt(
-        var(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
-    )
+    """,
+)
+std = _moment_function(
+    "std", ignore_nan=False, root=True, doc="Standard deviation: the square root of ``var``."
+)
 
 
 # --- max / min / ptp -------------------------------------------------------------------------
@@ -658,45 +667,15 @@ def nanmean(
     return mean(_nan_filled(a, 0), axis, dtype, None, keepdims, where=mask)
 
 
-def nanvar(
-    a: Any,
-    axis: Any = None,
-    dtype: Any = None,
-    out: None = None,
-    ddof: Any = 0,
-    keepdims: bool = False,
-    *,
-    where: Any = None,
-    mean: Any = None,
-    correction: Any = None,
-) -> Any:
-    """Variance of the non-NaN elements; NaN where no degrees of freedom remain."""
-    _no_out("nanvar", out)
-    ddof = _ddof(ddof, correction, "nanvar")
-    a = asarray_value(a)
-    mask = _not_nan_mask(a, where, "nanvar")
-    return _variance(
-        _nan_filled(a, 0), axis, dtype, ddof, keepdims, lambda x: mask, mean, "nanvar", True
-    )
-
-
-def nanstd(
-    a: Any,
-    axis: Any = None,
-    dtype: Any = None,
-    out: None = None,
-    ddof: Any = 0,
-    keepdims: bool = False,
-    *,
-    where: Any = None,
-    mean: Any = None,
-    correction: Any = None,
-) -> Any:
-    """Standard deviation of the non-NaN elements."""
-    _no_out("nanstd", out)
-    return ew.sqrt(
-        nanvar(a, axis, dtype, None, ddof, keepdims, where=where, mean=mean, correction=correction)
-    )
+nanvar = _moment_function(
+    "nanvar",
+    ignore_nan=True,
+    root=False,
+    doc="Variance of the non-NaN elements; NaN where no degrees of freedom remain.",
+)
+nanstd = _moment_function(
+    "nanstd", ignore_nan=True, root=True, doc="Standard deviation of the non-NaN elements."
+)
 
 
 def _nan_extremum(fn_name, plain, fill, a, axis, keepdims, initial, where):

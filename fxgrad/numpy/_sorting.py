@@ -11,7 +11,7 @@ comparison count with ``method='compare_all'``) so it works under ``jit`` and ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -435,18 +435,64 @@ def _no_out(fn_name: str, out: Any, weights: Any = None) -> None:
         raise NotImplementedError(f"fxgrad.numpy.{fn_name}: weights= is not supported")
 
 
-def quantile(
-    a: Any,
-    q: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    method: str = "linear",
-    keepdims: bool = False,
-    *,
-    weights: Any = None,
-) -> Any:
-    """The ``q``-th quantiles of ``a`` over ``axis`` (q in [0, 1]); NaN if a slice has NaN.
+def _quantile_function(fn_name: str, *, scale: int, ignore_nan: bool, doc: str) -> Callable:
+    """``quantile``, ``percentile`` or their NaN-ignoring twins: one signature for all.
+
+    ``scale`` is what ``q`` is a fraction of (1 for quantiles, 100 for percentiles).
+    """
+
+    def quantile_fn(
+        a: Any,
+        q: Any,
+        axis: int | Sequence[int] | None = None,
+        out: None = None,
+        overwrite_input: bool = False,
+        method: str = "linear",
+        keepdims: bool = False,
+        *,
+        weights: Any = None,
+    ) -> Any:
+        _no_out(fn_name, out, weights)
+        return _quantile(a, q, axis, method, keepdims, fn_name, scale=scale, ignore_nan=ignore_nan)
+
+    quantile_fn.__name__ = quantile_fn.__qualname__ = fn_name
+    quantile_fn.__doc__ = doc
+    return quantile_fn
+
+
+def _median_function(fn_name: str, *, ignore_nan: bool, doc: str) -> Callable:
+    """``median`` or ``nanmedian``: the 0.5 quantile by the midpoint method."""
+
+    def median_fn(
+        a: Any,
+        axis: int | Sequence[int] | None = None,
+        out: None = None,
+        overwrite_input: bool = False,
+        keepdims: bool = False,
+    ) -> Any:
+        _no_out(fn_name, out)
+        return _quantile(
+            a,
+            0.5,
+            axis,
+            "midpoint",
+            keepdims,
+            fn_name,
+            scale=1,
+            ignore_nan=ignore_nan,
+            empty_is_nan=True,
+        )
+
+    median_fn.__name__ = median_fn.__qualname__ = fn_name
+    median_fn.__doc__ = doc
+    return median_fn
+
+
+quantile = _quantile_function(
+    "quantile",
+    scale=1,
+    ignore_nan=False,
+    doc="""The ``q``-th quantiles of ``a`` over ``axis`` (q in [0, 1]); NaN if a slice has NaN.
 
     The output has shape ``q.shape`` followed by the reduced shape of ``a``. Methods:
     ``linear`` (default), ``lower``, ``higher``, ``midpoint``, ``nearest``.
@@ -455,82 +501,31 @@ def quantile(
       >>> import fxgrad.numpy as fnp
       >>> fnp.quantile(fnp.array([1.0, 2.0, 3.0, 4.0]), 0.5)
       Array(2.5, dtype=float64)
-    """
-    _no_out("quantile", out, weights)
-    return _quantile(a, q, axis, method, keepdims, "quantile", scale=1, ignore_nan=False)
-
-
-def percentile(
-    a: Any,
-    q: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    method: str = "linear",
-    keepdims: bool = False,
-    *,
-    weights: Any = None,
-) -> Any:
-    """The ``q``-th percentiles of ``a`` (q in [0, 100]); see ``quantile``."""
-    _no_out("percentile", out, weights)
-    return _quantile(a, q, axis, method, keepdims, "percentile", scale=100, ignore_nan=False)
-
-
-def median(
-    a: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    keepdims: bool = False,
-) -> Any:
-    """The median over ``axis``: the mean of the two middle values for even counts."""
-    _no_out("median", out)
-    return _quantile(
-        a, 0.5, axis, "midpoint", keepdims, "median", scale=1, ignore_nan=False, empty_is_nan=True
-    )
-
-
-def nanquantile(
-    a: Any,
-    q: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    method: str = "linear",
-    keepdims: bool = False,
-    *,
-    weights: Any = None,
-) -> Any:
-    """``quantile`` ignoring NaNs; NaN for slices that are all NaN."""
-    _no_out("nanquantile", out, weights)
-    return _quantile(a, q, axis, method, keepdims, "nanquantile", scale=1, ignore_nan=True)
-
-
-def nanpercentile(
-    a: Any,
-    q: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    method: str = "linear",
-    keepdims: bool = False,
-    *,
-    weights: Any = None,
-) -> Any:
-    """``percentile`` ignoring NaNs; NaN for slices that are all NaN."""
-    _no_out("nanpercentile", out, weights)
-    return _quantile(a, q, axis, method, keepdims, "nanpercentile", scale=100, ignore_nan=True)
-
-
-def nanmedian(
-    a: Any,
-    axis: int | Sequence[int] | None = None,
-    out: None = None,
-    overwrite_input: bool = False,
-    keepdims: bool = False,
-) -> Any:
-    """``median`` ignoring NaNs; NaN for slices that are all NaN."""
-    _no_out("nanmedian", out)
-    return _quantile(
-        a, 0.5, axis, "midpoint", keepdims, "nanmedian", scale=1, ignore_nan=True, empty_is_nan=True
-    )
+    """,
+)
+percentile = _quantile_function(
+    "percentile",
+    scale=100,
+    ignore_nan=False,
+    doc="The ``q``-th percentiles of ``a`` (q in [0, 100]); see ``quantile``.",
+)
+median = _median_function(
+    "median",
+    ignore_nan=False,
+    doc="The median over ``axis``: the mean of the two middle values for even counts.",
+)
+nanquantile = _quantile_function(
+    "nanquantile",
+    scale=1,
+    ignore_nan=True,
+    doc="``quantile`` ignoring NaNs; NaN for slices that are all NaN.",
+)
+nanpercentile = _quantile_function(
+    "nanpercentile",
+    scale=100,
+    ignore_nan=True,
+    doc="``percentile`` ignoring NaNs; NaN for slices that are all NaN.",
+)
+nanmedian = _median_function(
+    "nanmedian", ignore_nan=True, doc="``median`` ignoring NaNs; NaN for slices that are all NaN."
+)

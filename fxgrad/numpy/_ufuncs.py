@@ -90,7 +90,25 @@ asinh, acosh, atanh = arcsinh, arccosh, arctanh
 sqrt = _unary("sqrt", ew.sqrt_p, inexact=True)
 cbrt = _unary("cbrt", ew.cbrt_p, inexact=True)
 square = _unary("square", ew.square_p)
-absolute = _unary("absolute", ew.abs_p)
+
+
+def absolute(x: Any, /) -> Any:
+    """``|x|`` elementwise, as ``numpy.absolute``; complex input gives a real magnitude.
+
+    A bool array is returned unchanged (as NumPy and ``jax.numpy`` do), though
+    ``lax.abs`` rejects bool.
+
+    Example:
+      >>> import fxgrad.numpy as fnp
+      >>> fnp.absolute(fnp.array([-1.5, 2.0]))
+      Array([1.5, 2. ], dtype=float64)
+    """
+    x = asarray_value(x)
+    if x.dtype == np.bool_:
+        return x
+    return elementwise("absolute", ew.abs_p, x)
+
+
 abs = absolute  # noqa: A001 - NumPy's name
 isfinite_ = None
 

@@ -187,6 +187,22 @@ def _shift_right_logical_ref(x, y):
     return np.right_shift(x.view(unsigned), y.astype(unsigned)).view(x.dtype)
 
 
+def rand_with_zeros(rng, shape, dtype):
+    """Normal values with about a third of them exactly zero (zero cotangents)."""
+    out = np.asarray(rand_normal(rng, shape, dtype))
+    return np.where(rng.rand(*shape) < 0.35, np.zeros((), out.dtype), out).astype(dtype)
+
+
+def _zero_safe_ref(op):
+    """NumPy's ``where(ct == 0, 0, op(ct, y))``: the where rule's product or quotient."""
+
+    def ref(ct, y):
+        with np.errstate(all="ignore"):
+            return np.where(ct == 0, np.zeros((), ct.dtype), op(ct, y)).astype(ct.dtype)
+
+    return ref
+
+
 # ---------------------------------------------------------------------------------------
 # Records
 # ---------------------------------------------------------------------------------------
@@ -362,6 +378,29 @@ RECORDS: list[OpRecord] = [
         _select_three,
         [(2, 5)] * 4,
         lambda p, x, y, z: np.choose((p > 0).astype(int) + (p > 1), [x, y, z]),
+    ),
+    # the where rule's transposes: ct == 0 ? 0 : ct * y (or ct / y), even for y = inf or 0
+    *_binary("zero_safe_mul", ew._zero_safe_mul, _zero_safe_ref(np.multiply)),
+    *_binary("zero_safe_mul_complex", ew._zero_safe_mul, _zero_safe_ref(np.multiply), dtypes=C),
+    *_binary(
+        "zero_safe_div",
+        ew._zero_safe_div,
+        _zero_safe_ref(np.divide),
+        rand=(rand_normal, rand_nonzero),
+    ),
+    *_binary(
+        "zero_safe_mul_specials",
+        ew._zero_safe_mul,
+        _zero_safe_ref(np.multiply),
+        rand=(rand_with_zeros, rand_specials),
+        order=0,
+    ),
+    *_binary(
+        "zero_safe_div_zeros",
+        ew._zero_safe_div,
+        _zero_safe_ref(np.divide),
+        rand=(rand_with_zeros, rand_with_zeros),
+        order=0,
     ),
     OpRecord(
         "ew_where",
