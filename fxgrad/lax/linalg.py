@@ -49,8 +49,15 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_
     (lc, rc), (lb, rb) = dimension_numbers
     out_dtype = _out_dtype(lhs.dtype, preferred_element_type)
     if not lb and lc == (lhs.ndim - 1,) and rc == (0,) and rhs.ndim <= 2 and lhs.ndim:
-        # x @ W: NumPy's dot already orders the result (lhs free, rhs free).
-        return np.dot(lhs, rhs).astype(out_dtype, copy=False)
+        # x @ W: NumPy's dot already orders the result (lhs free, rhs free). It calls BLAS
+        # only for operands of rank <= 2, so the free axes of x are merged first.
+        if lhs.ndim > 2:
+            rows = math.prod(lhs.shape[:-1])
+            out = np.dot(lhs.reshape(rows, lhs.shape[-1]), rhs)
+            out = out.reshape(*lhs.shape[:-1], *rhs.shape[1:])
+        else:
+            out = np.dot(lhs, rhs)
+        return out.astype(out_dtype, copy=False)
     lf = _free_axes(lhs.ndim, lc, lb)
     rf = _free_axes(rhs.ndim, rc, rb)
     # Lay both operands out as (batch, free, contract) and use matmul.
@@ -63,7 +70,14 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision=None, preferred_
     k = math.prod(lhs_t.shape[nb + len(lf) :])
     m = math.prod(lf_shape)
     n = math.prod(rf_shape)
-    out = np.matmul(lhs_t.reshape(*batch_shape, m, k), rhs_t.reshape(*batch_shape, k, n))
+    lhs_mk = lhs_t.reshape(*batch_shape, m, k)
+    rhs_kn = rhs_t.reshape(*batch_shape, k, n)
+    if k == 1 and nb:
+        # Batched outer products (per-example gradients): matmul with an inner dimension
+        # of one is several times slower than the broadcast product, which is exact.
+        out = lhs_mk * rhs_kn
+    else:
+        out = np.matmul(lhs_mk, rhs_kn)
     return out.reshape((*batch_shape, *lf_shape, *rf_shape)).astype(out_dtype, copy=False)
 
 
