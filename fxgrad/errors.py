@@ -142,11 +142,12 @@ class NonScalarOutputError(FxgradError, TypeError):
 
 
 class StaticArgumentError(FxgradError, ValueError):
-    """A static argument of `jit` (`static_argnums` / `static_argnames`) is not hashable.
+    """A static argument of `jit` (`static_argnums` / `static_argnames`) is not hashable,
+    or does not exist in the function's signature.
 
     Static arguments are part of the compilation cache key. Usual fix: pass a tuple
     instead of a list, a frozen dataclass instead of a dict, or make the argument a
-    traced array instead of a static one.
+    traced array instead of a static one; check indices and names against the signature.
     """
 
 
