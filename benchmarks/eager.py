@@ -126,31 +126,36 @@ def _mlp_data() -> tuple[list, np.ndarray, np.ndarray]:
     return params, x, y
 
 
-def _mlp_calls(jax: Any | None) -> dict[str, Callable[[], Any]]:
-    """The zero-argument eager gradient call of each library for the MLP row."""
-    params, x, y = _mlp_data()
-    fparams = [(fnp.asarray(w), fnp.asarray(b)) for w, b in params]
-    fx, fy = fnp.asarray(x), fnp.asarray(y)
-    fx_grad = fxgrad.grad(_mlp_loss(fnp.tanh, fnp.mean))
-    expected = _mlp_grad_numpy_by_hand(params, x, y)
-    for got, want in zip(fx_grad(fparams, fx, fy), expected, strict=True):
-        np.testing.assert_allclose(np.asarray(got[0]), want[0], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(np.asarray(got[1]), want[1], rtol=1e-10, atol=1e-12)
+def _grad_calls(
+    make_loss: Callable, reduce: str, args: tuple, by_hand: Callable, jax: Any | None
+) -> dict[str, Callable[[], Any]]:
+    """The zero-argument eager ``grad`` call of each library (and of the NumPy gradient
+    written by hand) for the loss ``make_loss(lib.tanh, lib.<reduce>)`` at ``args``.
+
+    ``args`` are NumPy pytrees; the gradient is taken with respect to the first. The
+    fxgrad gradient is checked against the hand-written one before anything is timed.
+    """
+    tree_map = fxgrad.tree_util.tree_map
+    fx_args = tree_map(fnp.asarray, args)
+    fx_grad = fxgrad.grad(make_loss(fnp.tanh, getattr(fnp, reduce)))
+    got = fxgrad.tree_util.tree_leaves(fx_grad(*fx_args))
+    want = fxgrad.tree_util.tree_leaves(by_hand(*args))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-10, atol=1e-12)
     calls: dict[str, Callable[[], Any]] = {
-        "numpy by hand": lambda: _mlp_grad_numpy_by_hand(params, x, y),
-        "fxgrad": lambda: fx_grad(fparams, fx, fy),
+        "numpy by hand": lambda: by_hand(*args),
+        "fxgrad": lambda: fx_grad(*fx_args),
     }
     autograd = optional("autograd")
     if autograd is not None:
         anp = importlib.import_module("autograd.numpy")
-        ag_grad = autograd.grad(_mlp_loss(anp.tanh, anp.mean))
-        calls["autograd"] = lambda: ag_grad(params, x, y)
+        ag_grad = autograd.grad(make_loss(anp.tanh, getattr(anp, reduce)))
+        calls["autograd"] = lambda: ag_grad(*args)
     if jax is not None:
         jnp = jax.numpy
-        jparams = [(jnp.asarray(w), jnp.asarray(b)) for w, b in params]
-        jx, jy = jnp.asarray(x), jnp.asarray(y)
-        jax_grad = jax.grad(_mlp_loss(jnp.tanh, jnp.mean))
-        calls["jax"] = block(lambda: jax_grad(jparams, jx, jy))
+        j_args = jax.tree_util.tree_map(jnp.asarray, args)
+        jax_grad = jax.grad(make_loss(jnp.tanh, getattr(jnp, reduce)))
+        calls["jax"] = block(lambda: jax_grad(*j_args))
     return calls
 
 
@@ -161,27 +166,11 @@ def _eager_grad(settings: Settings, jax: Any | None) -> Table:
         ratios=[("fxgrad", "autograd"), ("fxgrad", "jax")],
     )
     rng = np.random.default_rng(0)
-    w, b, x = (rng.normal(size=10) for _ in range(3))
-    fw, fb, fx = fnp.asarray(w), fnp.asarray(b), fnp.asarray(x)
-    fx_grad = fxgrad.grad(_tanh_layer(fnp.tanh, fnp.sum))
-    np.testing.assert_allclose(np.asarray(fx_grad(fw, fb, fx)), _grad_numpy_by_hand(w, b, x))
-    calls: dict[str, Callable[[], Any]] = {
-        "numpy by hand": lambda: _grad_numpy_by_hand(w, b, x),
-        "fxgrad": lambda: fx_grad(fw, fb, fx),
-    }
-
-    autograd = optional("autograd")
-    if autograd is not None:
-        anp = importlib.import_module("autograd.numpy")
-        ag_grad = autograd.grad(_tanh_layer(anp.tanh, anp.sum))
-        calls["autograd"] = lambda: ag_grad(w, b, x)
-    if jax is not None:
-        jnp = jax.numpy
-        jw, jb, jx = jnp.asarray(w), jnp.asarray(b), jnp.asarray(x)
-        jax_grad = jax.grad(_tanh_layer(jnp.tanh, jnp.sum))
-        calls["jax"] = block(lambda: jax_grad(jw, jb, jx))
+    tanh_args = tuple(rng.normal(size=10) for _ in range(3))
+    calls = _grad_calls(_tanh_layer, "sum", tanh_args, _grad_numpy_by_hand, jax)
     table.add("sum(tanh(x * w + b)) wrt w, 10 elements", measure_all(calls, settings))
-    table.add("MLP 8-16-16-1 MSE wrt weights, batch 32", measure_all(_mlp_calls(jax), settings))
+    calls = _grad_calls(_mlp_loss, "mean", _mlp_data(), _mlp_grad_numpy_by_hand, jax)
+    table.add("MLP 8-16-16-1 MSE wrt weights, batch 32", measure_all(calls, settings))
     return table
 
 

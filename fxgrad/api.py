@@ -4,12 +4,14 @@ Each transformation flattens its pytree arguments to a list of arrays, runs the 
 interpreter entry point (``jvp_flat``, ``vjp_flat``, ``vmap_flat``, ``trace_to_jaxpr``)
 and unflattens the results. Argument checking happens here, at the boundary, so the
 error names the transformation, the argument (by position and pytree path) and the fix.
+``vmap`` lives in ``fxgrad._vmap`` and ``jit`` in ``fxgrad.staging``; both are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,6 @@ import numpy as np
 from fxgrad import core, dtypes, lax
 from fxgrad import numpy as fnp
 from fxgrad._api_util import (
-    _arg_names,
     _as_value,
     _check_argnums,
     _flat_fun,
@@ -26,10 +27,10 @@ from fxgrad._api_util import (
     _OutStore,
     _partial,
 )
+from fxgrad._vmap import vmap
 from fxgrad.array import Array
 from fxgrad.core import ShapedArray, get_aval
 from fxgrad.errors import (
-    BatchingError,
     FxgradTypeError,
     MissingRuleError,
     NonScalarOutputError,
@@ -237,14 +238,10 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
     """
     name = _fun_name(fun)
     flat_primals, in_tree = _flatten_args((primals, {}), f"vjp({name}) primal")
-    store = _OutStore()
-    flat = _flat_fun(fun, in_tree, store, has_aux)
-    primals_out, flat_vjp = vjp_flat(flat, flat_primals, name=f"vjp({name})")
+    store, primals_out, pull = _vjp_leaves(name, fun, flat_primals, in_tree, has_aux)
     n = store.num_out
     out_tree = store.treedef
     out_avals = [get_aval(x) for x in primals_out[:n]]
-    aux_cts = [Zero(core.tangent_aval(get_aval(x))) for x in primals_out[n:]]
-    in_avals = [get_aval(x) for x in flat_primals]
 
     def f_vjp(*cts: Any) -> tuple[Any, ...]:
         if len(cts) != 1:
@@ -262,15 +259,34 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False):
             _check_cotangent(f"vjp({name})", i, c, a)
             for i, (c, a) in enumerate(zip(flat_cts, out_avals, strict=True))
         ]
-        cts_in = flat_vjp(flat_cts + aux_cts)
-        cts_in = [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
-        args_ct, _ = tree_unflatten(in_tree, cts_in)
+        args_ct, _ = tree_unflatten(in_tree, pull(flat_cts))
         return tuple(args_ct)
 
     out = tree_unflatten(out_tree, primals_out[:n])
     if has_aux:
         return out, f_vjp, store.aux(primals_out[n:])
     return out, f_vjp
+
+
+def _vjp_leaves(
+    name: str, fun: Callable, flat_primals: list[Any], in_tree: Any, has_aux: bool
+) -> tuple[_OutStore, list[Any], Callable[[list[Any]], list[Any]]]:
+    """``vjp`` at flat primal leaves: ``(store, primals_out, pull)``.
+
+    ``pull(cts)`` maps checked cotangents of the main outputs (``store.num_out`` of
+    them) to one cotangent per primal leaf, shaped and typed like that leaf.
+    """
+    store = _OutStore()
+    flat = _flat_fun(fun, in_tree, store, has_aux)
+    primals_out, flat_vjp = vjp_flat(flat, flat_primals, name=f"vjp({name})")
+    aux_cts = [Zero(core.tangent_aval(get_aval(x))) for x in primals_out[store.num_out :]]
+    in_avals = [get_aval(x) for x in flat_primals]
+
+    def pull(cts: list[Any]) -> list[Any]:
+        cts_in = flat_vjp([*cts, *aux_cts])
+        return [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
+
+    return store, primals_out, pull
 
 
 def _check_cotangent(where: str, i: int, ct: Any, aval: ShapedArray) -> Any:
@@ -302,6 +318,18 @@ def _cotangent_out(ct: Any, aval: ShapedArray) -> Any:
     return ct
 
 
+#: ``1.0`` of each floating dtype: the cotangent seeding ``grad`` (Arrays are immutable,
+#: so one per dtype is shared).
+_ONES: dict[np.dtype, Array] = {}
+
+
+def _one(dtype: np.dtype) -> Array:
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = Array(np.ones((), dtype))
+    return one
+
+
 def value_and_grad(
     fun: Callable,
     argnums: int | Sequence[int] = 0,
@@ -324,20 +352,16 @@ def value_and_grad(
     @functools.wraps(fun)
     def value_and_grad_f(*args: Any, **kwargs: Any):
         nums = _check_argnums(f"grad({name})", argnums, len(args))
-        for n in nums:
-            _check_grad_input(name, n, args[n], holomorphic, allow_int)
+        diff_args = tuple(args[n] for n in nums)
+        flat_primals, in_tree = _grad_inputs(name, nums, diff_args, holomorphic, allow_int)
         partial_fun = _partial(fun, args, kwargs, nums)
-        diff_args = [args[n] for n in nums]
-        if has_aux:
-            out, f_vjp, aux = vjp(partial_fun, *diff_args, has_aux=True)
-        else:
-            out, f_vjp = vjp(partial_fun, *diff_args)
+        store, primals_out, pull = _vjp_leaves(name, partial_fun, flat_primals, in_tree, has_aux)
+        out = tree_unflatten(store.treedef, primals_out[: store.num_out])
         _check_grad_output(name, out, holomorphic)
-        ct = fnp.ones((), get_aval(out).dtype)
-        grads = f_vjp(ct)
-        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        (args_ct, _) = tree_unflatten(in_tree, pull([_one(get_aval(out).dtype)]))
+        g = args_ct[0] if isinstance(argnums, int) else tuple(args_ct)
         if has_aux:
-            return (out, aux), g
+            return (out, store.aux(primals_out[store.num_out :])), g
         return out, g
 
     return value_and_grad_f
@@ -380,6 +404,33 @@ def grad(
         return g
 
     return grad_f
+
+
+def _grad_inputs(
+    name: str,
+    nums: tuple[int, ...],
+    diff_args: tuple[Any, ...],
+    holomorphic: bool,
+    allow_int: bool,
+) -> tuple[list[Any], Any]:
+    """The differentiated arguments as flat array leaves and their tree, checked: every
+    leaf is inexact (complex with ``holomorphic``)."""
+    leaves, in_tree = tree_flatten((diff_args, {}))
+    try:
+        flat_primals = [_as_value(x, "") for x in leaves]
+    except FxgradTypeError:
+        flat_primals = []
+    if len(flat_primals) == len(leaves):
+        for leaf in flat_primals:
+            kind = get_aval(leaf).dtype.kind
+            if (kind in "iub" and not allow_int) or (holomorphic and kind != "c"):
+                break
+        else:
+            return flat_primals, in_tree
+    # Name the offending leaf by argument and pytree path (only on the error path).
+    for n, arg in zip(nums, diff_args, strict=True):
+        _check_grad_input(name, n, arg, holomorphic, allow_int)
+    raise AssertionError("an invalid gradient input was not reported")
 
 
 def _check_grad_input(name: str, n: int, arg: Any, holomorphic: bool, allow_int: bool) -> None:
@@ -495,6 +546,32 @@ def _assemble_jac(out_tree: Any, in_tree: Any, blocks: list[list[Any]], argnums:
     return tree_unflatten(out_tree, per_out)
 
 
+def _jacobian(
+    kind: str, fun: Callable, argnums: Any, has_aux: bool, holomorphic: bool, blocks_fn: Callable
+) -> Callable:
+    """The Jacobian function shared by ``jacfwd`` and ``jacrev``.
+
+    ``blocks_fn(name, flat, flat_in, store, holomorphic)`` computes the Jacobian blocks
+    (``blocks[j][i]`` for output leaf j and input leaf i) of the flattened function
+    ``flat`` at the flat inputs, and the auxiliary values; this wrapper checks the
+    arguments and assembles JAX's nested result.
+    """
+    name = _fun_name(fun)
+
+    @functools.wraps(fun)
+    def jacfun(*args: Any, **kwargs: Any):
+        nums, flat_in, in_tree = _jac_inputs(kind, name, argnums, args, holomorphic)
+        store = _OutStore()
+        flat = _flat_fun(_partial(fun, args, kwargs, nums), in_tree, store, has_aux)
+        blocks, aux_vals = blocks_fn(name, flat, flat_in, store, holomorphic)
+        jac = _assemble_jac(store.treedef, in_tree, blocks, argnums)
+        if has_aux:
+            return jac, store.aux(aux_vals)
+        return jac
+
+    return jacfun
+
+
 def jacfwd(
     fun: Callable,
     argnums: int | Sequence[int] = 0,
@@ -514,39 +591,34 @@ def jacfwd(
       Array([[2., 0.],
              [0., 4.]], dtype=float64)
     """
-    name = _fun_name(fun)
+    return _jacobian("jacfwd", fun, argnums, has_aux, holomorphic, _jacfwd_blocks)
 
-    @functools.wraps(fun)
-    def jacfun(*args: Any, **kwargs: Any):
-        nums, flat_in, in_tree = _jac_inputs("jacfwd", name, argnums, args, holomorphic)
-        store = _OutStore()
-        flat = _flat_fun(_partial(fun, args, kwargs, nums), in_tree, store, has_aux)
-        zeros = [Zero(core.tangent_aval(get_aval(x))) for x in flat_in]
-        columns = []
-        aux_vals: list[Any] = []
-        for i, x in enumerate(flat_in):
 
-            def push(t: Any, i: int = i) -> list[Any]:
-                tangents = list(zeros)
-                tangents[i] = t
-                primals_out, tangents_out = jvp_flat(flat, flat_in, tangents, name="jacfwd")
-                n = store.num_out
-                _check_jac_output("jacfwd", name, primals_out[:n], holomorphic)
-                return [_jac_tangent(t) for t in tangents_out[:n]] + primals_out[n:]
+def _jacfwd_blocks(
+    name: str, flat: Callable, flat_in: list[Any], store: _OutStore, holomorphic: bool
+) -> tuple[list[list[Any]], list[Any]]:
+    """Jacobian blocks by pushing the standard basis of each input forward (``vmap``)."""
+    zeros = [Zero(core.tangent_aval(get_aval(x))) for x in flat_in]
+    columns = []
+    aux_vals: list[Any] = []
+    for i, x in enumerate(flat_in):
 
-            aval = get_aval(x)
-            basis = _std_basis(aval, dtypes.tangent_dtype(aval.dtype))
-            cols, aux_vals = _map_basis(push, basis, lambda: store.num_out, "jacfwd")
-            columns.append([_jac_block(c, (*get_aval(c).shape[:-1], *aval.shape)) for c in cols])
-        if not flat_in:
-            aux_vals = flat()[store.num_out :]
-        blocks = [[col[j] for col in columns] for j in range(store.num_out)]
-        jac = _assemble_jac(store.treedef, in_tree, blocks, argnums)
-        if has_aux:
-            return jac, store.aux(aux_vals)
-        return jac
+        def push(t: Any, i: int = i) -> list[Any]:
+            tangents = list(zeros)
+            tangents[i] = t
+            primals_out, tangents_out = jvp_flat(flat, flat_in, tangents, name="jacfwd")
+            n = store.num_out
+            _check_jac_output("jacfwd", name, primals_out[:n], holomorphic)
+            return [_jac_tangent(t) for t in tangents_out[:n]] + primals_out[n:]
 
-    return jacfun
+        aval = get_aval(x)
+        basis = _std_basis(aval, dtypes.tangent_dtype(aval.dtype))
+        cols, aux_vals = _map_basis(push, basis, lambda: store.num_out, "jacfwd")
+        columns.append([_jac_block(c, (*get_aval(c).shape[:-1], *aval.shape)) for c in cols])
+    if not flat_in:
+        aux_vals = flat()[store.num_out :]
+    blocks = [[col[j] for col in columns] for j in range(store.num_out)]
+    return blocks, aux_vals
 
 
 def jacrev(
@@ -567,43 +639,38 @@ def jacrev(
       Array([[2., 0.],
              [0., 4.]], dtype=float64)
     """
-    name = _fun_name(fun)
+    return _jacobian("jacrev", fun, argnums, has_aux, holomorphic, _jacrev_blocks)
 
-    @functools.wraps(fun)
-    def jacfun(*args: Any, **kwargs: Any):
-        nums, flat_in, in_tree = _jac_inputs("jacrev", name, argnums, args, holomorphic)
-        store = _OutStore()
-        flat = _flat_fun(_partial(fun, args, kwargs, nums), in_tree, store, has_aux)
-        primals_out, f_vjp = vjp_flat(flat, flat_in, name="jacrev")
-        n = store.num_out
-        _check_jac_output("jacrev", name, primals_out[:n], holomorphic)
-        zero_cts = [Zero(core.tangent_aval(get_aval(o))) for o in primals_out]
-        in_avals = [get_aval(x) for x in flat_in]
-        blocks = []
-        for j, o in enumerate(primals_out[:n]):
 
-            def pull(ct: Any, j: int = j) -> list[Any]:
-                cts = list(zero_cts)
-                cts[j] = ct
-                cts_in = f_vjp(cts)
-                return [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
+def _jacrev_blocks(
+    name: str, flat: Callable, flat_in: list[Any], store: _OutStore, holomorphic: bool
+) -> tuple[list[list[Any]], list[Any]]:
+    """Jacobian blocks by pulling the standard basis of each output back (``vmap``)."""
+    primals_out, f_vjp = vjp_flat(flat, flat_in, name="jacrev")
+    n = store.num_out
+    _check_jac_output("jacrev", name, primals_out[:n], holomorphic)
+    zero_cts = [Zero(core.tangent_aval(get_aval(o))) for o in primals_out]
+    in_avals = [get_aval(x) for x in flat_in]
+    blocks = []
+    for j, o in enumerate(primals_out[:n]):
 
-            out_aval = get_aval(o)
-            basis = _std_basis(out_aval, dtypes.tangent_dtype(out_aval.dtype))
-            rows, _ = _map_basis(pull, basis, lambda: len(flat_in), "jacrev")
-            # Each row has the input's shape followed by the basis axis (output elements).
-            blocks.append(
-                [
-                    fnp.reshape(fnp.moveaxis(r, -1, 0), (*out_aval.shape, *get_aval(r).shape[:-1]))
-                    for r in rows
-                ]
-            )
-        jac = _assemble_jac(store.treedef, in_tree, blocks, argnums)
-        if has_aux:
-            return jac, store.aux(primals_out[n:])
-        return jac
+        def pull(ct: Any, j: int = j) -> list[Any]:
+            cts = list(zero_cts)
+            cts[j] = ct
+            cts_in = f_vjp(cts)
+            return [_cotangent_out(c, a) for c, a in zip(cts_in, in_avals, strict=True)]
 
-    return jacfun
+        out_aval = get_aval(o)
+        basis = _std_basis(out_aval, dtypes.tangent_dtype(out_aval.dtype))
+        rows, _ = _map_basis(pull, basis, lambda: len(flat_in), "jacrev")
+        # Each row has the input's shape followed by the basis axis (output elements).
+        blocks.append(
+            [
+                fnp.reshape(fnp.moveaxis(r, -1, 0), (*out_aval.shape, *get_aval(r).shape[:-1]))
+                for r in rows
+            ]
+        )
+    return blocks, primals_out[n:]
 
 
 jacobian = jacrev
@@ -725,158 +792,3 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: Sequence[Any] = 
         return tuple(tree_unflatten(in_tree, outs)[0])
 
     return f_t
-
-
-# ---------------------------------------------------------------------------------------
-# vmap
-# ---------------------------------------------------------------------------------------
-
-
-def _broadcast_prefix(prefix: Any, full: Any, what: str, fun_name: str) -> list[Any]:
-    """One entry of the prefix tree ``prefix`` per leaf of ``full``."""
-    prefix_leaves, prefix_def = tree_flatten(prefix, is_leaf=lambda x: x is None)
-    try:
-        subtrees = prefix_def.flatten_up_to(full)
-    except ValueError as e:
-        target = "positional arguments" if what == "in_axes" else "outputs"
-        raise BatchingError(
-            f"vmap({fun_name}): {what} must be an int, None, or a tree prefix of the "
-            f"{target} (same structure, with an int or None where a whole subtree shares a "
-            f"batch axis); got {what}={prefix!r} for {target} of structure "
-            f"{tree_structure(full)}. Detail: {e}"
-        ) from None
-    out = []
-    for axis, sub in zip(prefix_leaves, subtrees, strict=True):
-        out.extend([axis] * len(tree_leaves(sub)))
-    return out
-
-
-def vmap(
-    fun: Callable,
-    in_axes: Any = 0,
-    out_axes: Any = 0,
-    axis_name: Hashable | None = None,
-    axis_size: int | None = None,
-    spmd_axis_name: Any = None,
-) -> Callable:
-    """Vectorise ``fun`` over a batch axis of its inputs.
-
-    Args:
-      fun: the function to vectorise.
-      in_axes: an int, None, or a tree prefix of the positional arguments (a tuple with
-        one entry per argument) giving each input's batch axis (None: not batched).
-      out_axes: where the batch axis goes in the outputs (a tree prefix of the output).
-      axis_size: the batch size, required when no input is batched.
-
-    Example:
-      >>> import fxgrad, fxgrad.numpy as fnp
-      >>> fxgrad.vmap(lambda x: x @ x)(fnp.ones((3, 2)))
-      Array([2., 2., 2.], dtype=float64)
-    """
-    name = _fun_name(fun)
-    if isinstance(in_axes, list):
-        in_axes = tuple(in_axes)
-    _validate_axes_spec(in_axes, "in_axes", name)
-
-    @functools.wraps(fun)
-    def vmapped(*args: Any, **kwargs: Any):
-        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
-            raise BatchingError(
-                f"vmap({name}): in_axes has {len(in_axes)} entries but the function was called "
-                f"with {len(args)} positional argument(s). Give one in_axes entry per "
-                "positional argument (keyword arguments are always batched along axis 0)."
-            )
-        raw_args, in_tree = tree_flatten((args, kwargs))
-        axes = _broadcast_prefix((in_axes, 0), (args, kwargs), "in_axes", name)
-        leaf_names = _arg_names(fun, args, kwargs)
-        # Unmapped leaves pass through unchanged (a Python int stays an int, as in JAX).
-        flat_args = [
-            x if ax is None else _as_value(x, f"{leaf} of vmap({name})")
-            for x, ax, leaf in zip(raw_args, axes, leaf_names, strict=True)
-        ]
-        dims, size = _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names)
-        store = _OutStore()
-        flat = _flat_fun(fun, in_tree, store)
-        outs, out_dims = batching.vmap_flat(
-            flat, size, dims, flat_args, name=f"vmap({name})", arg_names=leaf_names
-        )
-        out_tree = store.treedef
-        out_tree_obj = tree_unflatten(out_tree, [0] * out_tree.num_leaves)
-        out_spec = _broadcast_prefix(out_axes, out_tree_obj, "out_axes", name)
-        out_paths = [keystr(p) for p, _ in tree_flatten_with_path(out_tree_obj)[0]]
-        moved = [
-            _move_out(name, o, d, s, size, f"output{p}")
-            for o, d, s, p in zip(outs, out_dims, out_spec, out_paths, strict=True)
-        ]
-        return tree_unflatten(out_tree, moved)
-
-    return vmapped
-
-
-def _validate_axes_spec(spec: Any, what: str, name: str) -> None:
-    for leaf in tree_leaves(spec):
-        if not isinstance(leaf, (int, np.integer)):
-            raise BatchingError(
-                f"vmap({name}): {what} must contain only ints and None, got {leaf!r} "
-                f"({type(leaf).__name__})"
-            )
-
-
-def _resolve_in_axes(name, flat_args, axes, axis_size, leaf_names):
-    """The batch dimension of every flat input leaf, and the common batch size."""
-    dims = []
-    sizes = []
-    for x, ax, leaf in zip(flat_args, axes, leaf_names, strict=True):
-        if ax is None:
-            dims.append(batching.not_mapped)
-            continue
-        aval = get_aval(x)
-        if not -aval.ndim <= ax < aval.ndim:
-            raise BatchingError(
-                f"vmap({name}) was requested to map its {leaf} along axis {ax}, which "
-                f"implies that its rank should be at least {max(ax + 1, -ax)}, but is only "
-                f"{aval.ndim} (its shape is {aval.shape}). Fix in_axes for this argument, or "
-                "use None for arguments that are not batched."
-            )
-        ax = ax % aval.ndim
-        dims.append(ax)
-        sizes.append((leaf, aval, ax))
-    distinct = {aval.shape[ax] for _, aval, ax in sizes}
-    if axis_size is not None:
-        distinct.add(int(axis_size))
-    if len(distinct) > 1:
-        detail = "".join(
-            f"\n  * axis {ax} of {leaf} of type {aval.str_short()} has size {aval.shape[ax]}"
-            for leaf, aval, ax in sizes
-        )
-        if axis_size is not None:
-            detail += f"\n  * axis_size={axis_size}"
-        raise BatchingError(
-            f"vmap({name}) got inconsistent sizes for the mapped axes:{detail}\nAll mapped "
-            "inputs must have the same size along their in_axes; check in_axes (an axis "
-            "that should not be mapped takes None)."
-        )
-    if not distinct:
-        raise BatchingError(
-            f"vmap({name}) must have at least one non-None value in in_axes, or be given "
-            "axis_size= to say how many times to run the function."
-        )
-    return dims, distinct.pop()
-
-
-def _move_out(name: str, x: Any, bdim: Any, out_axis: Any, size: int, leaf: str) -> Any:
-    if out_axis is None:
-        if bdim is not batching.not_mapped:
-            raise BatchingError(
-                f"vmap({name}) has out_axes=None for {leaf}, which depends on the batched "
-                "inputs; only outputs that are the same for every batch member can have "
-                "out_axes=None. Use an int out_axes for it."
-            )
-        return x
-    ndim = get_aval(x).ndim + (bdim is batching.not_mapped)
-    if not -ndim <= out_axis < ndim:
-        raise BatchingError(
-            f"vmap({name}): out_axes={out_axis} is out of range for {leaf}, which has rank "
-            f"{ndim} with the batch axis; use an axis in [{-ndim}, {ndim})."
-        )
-    return batching.move_bdim(x, bdim, out_axis % ndim, size)

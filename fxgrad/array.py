@@ -20,7 +20,7 @@ from fxgrad import core
 class Array:
     """An immutable n-dimensional array (JAX's ``jax.Array``)."""
 
-    __slots__ = ("_value", "weak_type", "__weakref__")
+    __slots__ = ("_value", "weak_type", "_aval", "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, value: Any, weak_type: bool = False):
@@ -34,10 +34,10 @@ class Array:
         """Wrap ``value`` without copying; for buffers fxgrad owns (primitive outputs)."""
         if type(value) is not np.ndarray:
             value = np.asarray(value)
-        if value.flags.writeable:
-            value.flags.writeable = False
+        value.setflags(write=False)  # one call; cheaper than reading flags first
         self._value = value
         self.weak_type = weak_type
+        self._aval = None
         return self
 
     # --- attributes -------------------------------------------------------------------
@@ -68,7 +68,11 @@ class Array:
 
     @property
     def aval(self) -> core.ShapedArray:
-        return core.shaped(self._value.shape, self._value.dtype, self.weak_type)
+        aval = self._aval
+        if aval is None:
+            value = self._value
+            aval = self._aval = core.shaped(value.shape, value.dtype, self.weak_type)
+        return aval
 
     # --- conversion ----------------------------------------------------------------------
 
@@ -181,10 +185,8 @@ def _writeable_root(base: Any) -> bool:
     return isinstance(base, np.ndarray) and base.flags.writeable
 
 
-core.set_value_wrappers(_unwrap, _wrap)
-core.register_aval_handler(
-    Array, lambda x: core.shaped(x._value.shape, x._value.dtype, x.weak_type)
-)
+core.set_value_wrappers(_unwrap, _wrap, Array)
+core.register_aval_handler(Array, lambda x: x.aval)
 
 
 def to_value(x: Any) -> Any:

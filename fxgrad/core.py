@@ -11,9 +11,9 @@ The design follows JAX's "Autodidax" (https://jax.readthedocs.io/en/latest/autod
 
 * ``MainTrace`` objects form a stack (one per active transformation), each with a
   level. A ``Tracer`` belongs to a ``Trace``, which points at its ``MainTrace``.
-* The *dynamic* main trace is the floor for ``find_top_trace``: while staging a jaxpr
-  (``jit``, ``make_jaxpr``) every ``bind`` is staged, even one whose arguments are all
-  constants.
+* The *dynamic* main trace is the floor of the top-trace search in ``bind``: while
+  staging a jaxpr (``jit``, ``make_jaxpr``) every ``bind`` is staged, even one whose
+  arguments are all constants.
 * When a transformation ends, its main trace is marked dead, so a tracer that escaped
   (stored in a global, returned through a side channel) raises
   ``UnexpectedTracerError`` when it is next used instead of silently misbehaving.
@@ -26,15 +26,16 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from fxgrad import dtypes
+from fxgrad.config import config
 from fxgrad.errors import (
     ConcretizationError,
+    MissingRuleError,
     TracerArrayConversionError,
     TracerBoolConversionError,
     TracerIntegerConversionError,
@@ -74,6 +75,10 @@ class ShapedArray:
     shape: tuple[int, ...]
     dtype: np.dtype
     weak_type: bool = False
+    #: ``tangent_aval(self)``, computed once on first use (not part of the value).
+    _tangent: ShapedArray | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def ndim(self) -> int:
@@ -84,6 +89,8 @@ class ShapedArray:
         return int(np.prod(self.shape, dtype=np.int64))
 
     def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
+        if shape is None and weak_type is None and (dtype is None or dtype == self.dtype):
+            return self
         return shaped(
             self.shape if shape is None else tuple(shape),
             self.dtype if dtype is None else np.dtype(dtype),
@@ -109,16 +116,25 @@ class ShapedArray:
 
 def tangent_aval(aval: ShapedArray) -> ShapedArray:
     """The abstract value of tangents (and cotangents) of values of type ``aval``."""
-    return shaped(aval.shape, dtypes.tangent_dtype(aval.dtype), aval.weak_type)
+    tangent = aval._tangent
+    if tangent is None:
+        tangent = shaped(aval.shape, dtypes.tangent_dtype(aval.dtype), aval.weak_type)
+        # A cache slot on a frozen value: the tangent type is a function of the type.
+        object.__setattr__(aval, "_tangent", tangent)
+    return tangent
 
 
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of a tracer, an ``Array``, a NumPy array or a Python scalar."""
-    if isinstance(x, Tracer):
-        return x.aval
+    if type(x) is _array_type:
+        # ``Array`` caches its aval in ``_aval`` (see ``set_value_wrappers``).
+        aval = x._aval
+        return aval if aval is not None else x.aval
     handler = _aval_handlers.get(type(x))
     if handler is not None:
         return handler(x)
+    if isinstance(x, Tracer):
+        return x.aval
     if isinstance(x, (bool, int, float, complex)):
         return ShapedArray((), dtypes.dtype(x), True)
     if isinstance(x, (np.ndarray, np.generic)):
@@ -199,24 +215,83 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive to ``args`` under the active transformations."""
-        state = _state()
-        if state.dynamic is state.base:
-            for a in args:
-                if isinstance(a, Tracer):
-                    break
-            else:
-                return _eval_fast(self, args, params)
-        top = find_top_trace(args)
-        tracers = [top.full_raise(a) for a in args]
+        # The top trace: the highest main among the tracer arguments, at least the
+        # dynamic main (the floor while staging). Without one: evaluate.
+        state = _local_state
+        top_main = state.dynamic
+        for a in args:
+            if isinstance(a, Tracer):
+                main = a._trace.main
+                if not main.alive:
+                    raise _escaped_tracer_error(a)
+                if main.level > top_main.level:
+                    top_main = main
+        if top_main is state.base:
+            return _eval_fast(self, args, params)
+        top = top_main.trace
+        tracers = [
+            a if isinstance(a, Tracer) and a._trace.main is top_main else top.full_raise(a)
+            for a in args
+        ]
         out = top.process_primitive(self, tracers, params)
         if self.multiple_results:
             return [full_lower(o) for o in out]
-        return full_lower(out)
+        if isinstance(out, Tracer):
+            return out.full_lower()
+        return out
+
+
+#: ``(primitive, trace token, *avals, *params items) -> output aval(s)``.
+_abstract_eval_cache: dict[tuple, Any] = {}
+
+
+def abstract_eval(primitive: Primitive, avals: Sequence[ShapedArray], params: dict) -> Any:
+    """``primitive.abstract_eval(*avals, **params)``, memoized.
+
+    Abstract evaluation is a pure function of the input types, the params and the flags
+    that affect tracing (``config.trace_token()``), and staging calls it for every
+    equation: a dot_general's rule costs ~6us, a cache hit ~0.6us. Unhashable params
+    (and errors, which are raised each time) bypass the cache.
+    """
+    try:
+        key = (primitive, config.trace_token(), *avals, *params.items())
+        out = _abstract_eval_cache.get(key)
+    except TypeError:
+        return primitive.abstract_eval(*avals, **params)
+    if out is None:
+        out = primitive.abstract_eval(*avals, **params)
+        if len(_abstract_eval_cache) > 50_000:
+            _abstract_eval_cache.clear()
+        if primitive.multiple_results:
+            out = tuple(out)  # shared by every hit: immutable
+        _abstract_eval_cache[key] = out
+    return out
+
+
+def inline_or_raise(
+    primitive: Primitive, tracers: Sequence[Any], params: dict, missing: str
+) -> Any:
+    """Apply ``primitive`` through its ``inline`` definition, for an interpreter without
+    a rule for it; raise ``MissingRuleError(missing)`` when it has none."""
+    if primitive.inline is None:
+        raise MissingRuleError(missing)
+    return primitive.inline(*tracers, **params)
 
 
 def _eval_fast(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-    unwrap = _unwrap_value
-    vals = [unwrap(a) for a in args]
+    """Evaluate ``prim`` with its ``impl`` on concrete arguments (no abstract evaluation)."""
+    # One pass unwraps the arguments and decides whether the output is weakly typed:
+    # it is when every input is weak (and the dtype is unchanged, checked below).
+    array_type = _array_type
+    vals = []
+    weak = bool(args)
+    for a in args:
+        if type(a) is array_type:
+            vals.append(a._value)
+            weak = weak and a.weak_type
+        else:
+            vals.append(_unwrap_value(a))
+            weak = weak and (getattr(a, "weak_type", False) or type(a) in _WEAK_SCALARS)
     try:
         out = prim.impl(*vals, **params)
     except (ValueError, TypeError, IndexError):
@@ -227,16 +302,13 @@ def _eval_fast(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
         raise
     if prim.multiple_results:
         if prim.out_weak_types is not None:
-            weak = prim.out_weak_types(**params)
-            return [_wrap_value(o, w) for o, w in zip(out, weak, strict=True)]
+            weak_out = prim.out_weak_types(**params)
+            return [_wrap_value(o, w) for o, w in zip(out, weak_out, strict=True)]
         return [_wrap_value(o, False) for o in out]
-    # Weak types propagate when every input is weak and the dtype is unchanged.
-    weak = bool(args) and all(_is_weak(a) for a in args)
     return _wrap_value(out, weak and _same_dtype(out, vals[0]))
 
 
-def _is_weak(x: Any) -> bool:
-    return getattr(x, "weak_type", False) or type(x) in (int, float, complex)
+_WEAK_SCALARS = (int, float, complex)
 
 
 def _same_dtype(out: Any, first: Any) -> bool:
@@ -252,11 +324,24 @@ def _wrap_value(x: Any, weak_type: bool = False) -> Any:
     return x
 
 
-def set_value_wrappers(unwrap: Callable, wrap: Callable) -> None:
-    """Install how concrete values are unwrapped before ``impl`` and wrapped after it."""
-    global _unwrap_value, _wrap_value
+class _NoArrayType:
+    """Stands for ``Array`` until ``fxgrad.array`` installs it."""
+
+
+_array_type: type = _NoArrayType
+
+
+def set_value_wrappers(unwrap: Callable, wrap: Callable, array_type: type) -> None:
+    """Install how concrete values are unwrapped before ``impl`` and wrapped after it.
+
+    ``array_type`` (``Array``) keeps its buffer in ``_value`` (what ``unwrap`` returns)
+    and caches its abstract value in ``_aval`` (or ``None``); the hot paths here read
+    both directly.
+    """
+    global _unwrap_value, _wrap_value, _array_type
     _unwrap_value = unwrap
     _wrap_value = wrap
+    _array_type = array_type
 
 
 # ---------------------------------------------------------------------------------------
@@ -486,41 +571,48 @@ def _state() -> _TraceState:
     return _local_state
 
 
-@contextmanager
-def new_main(trace_type: type, global_data: Any = None, *, dynamic: bool = False, name=""):
+class _MainScope:
+    """The context manager returned by ``new_main`` (a class: cheaper than a generator)."""
+
+    __slots__ = ("main", "dynamic", "prev_dynamic")
+
+    def __init__(self, main: MainTrace, dynamic: bool):
+        self.main = main
+        self.dynamic = dynamic
+        self.prev_dynamic: MainTrace | None = None
+
+    def __enter__(self) -> MainTrace:
+        state = _local_state
+        state.stack.append(self.main)
+        self.prev_dynamic = state.dynamic
+        if self.dynamic:
+            state.dynamic = self.main
+        return self.main
+
+    def __exit__(self, *exc_info: Any) -> None:
+        state = _local_state
+        state.dynamic = self.prev_dynamic
+        popped = state.stack.pop()
+        assert popped is self.main, "interpreter stack corrupted"
+        main = self.main
+        main.alive = False
+        # Break the cycles main -> trace -> main and main -> data -> tracers -> main, so
+        # that a finished transformation is freed by reference counting, not by the
+        # (much later, much slower) cycle collector. A dead main is never processed.
+        main.trace = None
+        main.global_data = None
+
+
+def new_main(
+    trace_type: type, global_data: Any = None, *, dynamic: bool = False, name: str = ""
+) -> _MainScope:
     """Push a new transformation on the stack for the duration of the ``with`` block.
 
-    With ``dynamic=True`` the new main also becomes the floor of ``find_top_trace``, so
+    With ``dynamic=True`` the new main also becomes the floor of the top-trace search, so
     every primitive bound inside is processed by it (staging for ``jit``).
     """
-    state = _state()
-    level = len(state.stack)
-    main = MainTrace(level, trace_type, global_data, name)
-    state.stack.append(main)
-    prev_dynamic = state.dynamic
-    if dynamic:
-        state.dynamic = main
-    try:
-        yield main
-    finally:
-        state.dynamic = prev_dynamic
-        popped = state.stack.pop()
-        assert popped is main, "interpreter stack corrupted"
-        main.alive = False
-
-
-def find_top_trace(args: Sequence[Any]) -> Trace:
-    """The trace that must process a primitive applied to ``args``."""
-    state = _state()
-    top_main = state.dynamic
-    for a in args:
-        if isinstance(a, Tracer):
-            main = a._trace.main
-            if not main.alive:
-                raise _escaped_tracer_error(a)
-            if main.level > top_main.level:
-                top_main = main
-    return top_main.trace
+    level = len(_local_state.stack)
+    return _MainScope(MainTrace(level, trace_type, global_data, name), dynamic)
 
 
 def full_lower(val: Any) -> Any:

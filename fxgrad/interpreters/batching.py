@@ -23,10 +23,10 @@ from fxgrad.core import (
     Tracer,
     full_lower,
     get_aval,
+    inline_or_raise,
     new_main,
     shaped,
 )
-from fxgrad.errors import MissingRuleError
 from fxgrad.interpreters import array_ops
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -94,11 +94,12 @@ class BatchTrace(Trace):
             return primitive.bind(*vals, **params)
         rule = batch_rules.get(primitive)
         if rule is None:
-            if primitive.inline is not None:
-                return primitive.inline(*tracers, **params)
-            raise MissingRuleError(
+            return inline_or_raise(
+                primitive,
+                tracers,
+                params,
                 f"vmap of '{primitive.name}' is not implemented; batch rules are registered "
-                "next to the primitive in fxgrad/lax/."
+                "next to the primitive in fxgrad/lax/.",
             )
         out, out_dims = rule(self.axis_size, vals, dims, **params)
         origin = _combined_origin(tracers)

@@ -28,10 +28,10 @@ from fxgrad.core import (
     concrete_value,
     full_lower,
     get_aval,
+    inline_or_raise,
     new_main,
     tangent_aval,
 )
-from fxgrad.errors import MissingRuleError
 from fxgrad.interpreters import array_ops
 
 jvp_rules: dict[Primitive, Callable[..., Any]] = {}
@@ -98,22 +98,26 @@ class JVPTrace(Trace):
     __slots__ = ()
 
     def pure(self, val: Any) -> JVPTracer:
-        return JVPTracer(self, val, Zero.from_primal(val))
+        return JVPTracer(self, val, Zero(tangent_aval(get_aval(val))))
 
     lift = pure
 
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
         primals = [t.primal for t in tracers]
         tangents = [t.tangent for t in tracers]
-        if all(type(t) is Zero for t in tangents):
+        for t in tangents:
+            if type(t) is not Zero:
+                break
+        else:
             return primitive.bind(*primals, **params)
         rule = jvp_rules.get(primitive)
         if rule is None:
-            if primitive.inline is not None:
-                return primitive.inline(*tracers, **params)
-            raise MissingRuleError(
+            return inline_or_raise(
+                primitive,
+                tracers,
+                params,
                 f"Differentiation rule for '{primitive.name}' is not implemented; jvp "
-                "rules are registered next to the primitive in fxgrad/lax/."
+                "rules are registered next to the primitive in fxgrad/lax/.",
             )
         primal_out, tangent_out = rule(primals, tangents, **params)
         if primitive.multiple_results:
@@ -133,7 +137,7 @@ def jvp_flat(
     Returns the primal outputs and the output tangents (possibly symbolic ``Zero``s).
     """
     with new_main(JVPTrace, name=name) as main:
-        trace = JVPTrace(main)
+        trace = main.trace
         tracers_in = [JVPTracer(trace, x, t) for x, t in zip(primals, tangents, strict=True)]
         outs = fun(*tracers_in)
         tracers_out = [trace.full_raise(o) for o in outs]
@@ -215,7 +219,6 @@ def jvp_jaxpr(
     ``nonzeros`` and returns the primal outputs followed by the tangents of the outputs
     that are nonzero (or instantiated). Returns ``(jvp_closed, out_nonzeros)``.
     """
-    from fxgrad.core import tangent_aval
     from fxgrad.interpreters.partial_eval import closed_call, trace_to_jaxpr
 
     in_avals = closed.in_avals

@@ -12,9 +12,10 @@ and some *unknown* (abstract). Primitives whose inputs are all known are evaluat
 the others are recorded, and the recorded graph becomes a jaxpr over the unknowns
 whose constants are the known values it reads (the *residuals*). Applied to a JVP with
 known primals and unknown tangents, this splits the primal computation (done now) from
-the tangent computation (a linear jaxpr, later transposed for reverse mode).
-See Autodidax, "Part 4: linearize and vjp", and "You Only Linearize Once"
-(https://arxiv.org/abs/2204.10923).
+the tangent computation (a linear jaxpr, later transposed for reverse mode). The
+recorded equations form a ``Tape`` in recording order, which eager ``vjp``/``grad``
+transpose directly, without building a jaxpr first. See Autodidax, "Part 4:
+linearize and vjp", and "You Only Linearize Once" (https://arxiv.org/abs/2204.10923).
 """
 
 from __future__ import annotations
@@ -24,17 +25,23 @@ from typing import Any
 
 import numpy as np
 
+from fxgrad import core
+from fxgrad.config import config
 from fxgrad.core import (
     Primitive,
     ShapedArray,
     Trace,
     Tracer,
     _user_frame,
+    abstract_eval,
     concrete_value,
+    full_lower,
     get_aval,
     new_main,
+    tangent_aval,
 )
-from fxgrad.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from fxgrad.interpreters.jvp import instantiate_zeros, jvp_flat
+from fxgrad.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, eval_jaxpr
 
 # ---------------------------------------------------------------------------------------
 # Staging (jit, make_jaxpr)
@@ -159,7 +166,7 @@ class StagingTrace(Trace):
 
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
         avals_in = [t.aval for t in tracers]
-        avals_out = primitive.abstract_eval(*avals_in, **params)
+        avals_out = abstract_eval(primitive, avals_in, params)
         if not primitive.multiple_results:
             avals_out = [avals_out]
         builder = self.builder
@@ -188,8 +195,6 @@ def _combined_origin(tracers: Sequence[StagingTracer]) -> str | None:
 
 
 def _source_info() -> str | None:
-    from fxgrad.config import config
-
     if config.read("enable_checks") or config.read("debug_nans"):
         return _user_frame()
     return None
@@ -246,50 +251,82 @@ class PartialVal:
         return self.const is not None
 
 
-class _LambdaBinding:
-    __slots__ = ()
+class Tape:
+    """What a ``PartialEvalTrace`` records, in order: the staged equations (over
+    ``Var``s) and the known values they read, bound to constvars.
 
+    Recording order is a topological order, so a tape is already a jaxpr body: reverse
+    mode transposes it directly (``transpose.backward_pass_eqns``) and ``to_jaxpr``
+    only drops the equations the requested outputs do not need.
+    """
 
-class _ConstRecipe:
-    __slots__ = ("val",)
+    __slots__ = ("eqns", "constvals", "constvars", "known_tracers")
 
-    def __init__(self, val: Any):
-        self.val = val
+    def __init__(self) -> None:
+        self.eqns: list[JaxprEqn] = []
+        #: constvar -> value, in order of first use.
+        self.constvals: dict[Var, Any] = {}
+        #: id(value) -> its constvar. ``constvals`` keeps each value alive, so an id is
+        #: not reused while the tape exists (same for ``known_tracers``).
+        self.constvars: dict[int, Var] = {}
+        #: id(value) -> the known tracer boxing it, so a value used many times (a
+        #: weight, a primal) is boxed once.
+        self.known_tracers: dict[int, PartialEvalTracer] = {}
 
+    def constvar(self, val: Any, aval: ShapedArray) -> Var:
+        """The constvar bound to the known value ``val`` (one per value)."""
+        var = self.constvars.get(id(val))
+        if var is None:
+            var = self.constvars[id(val)] = Var(aval)
+            self.constvals[var] = val
+        return var
 
-class _EqnRecipe:
-    __slots__ = ("prim", "tracers_in", "params", "out_binders")
-
-    def __init__(self, prim, tracers_in, params, out_binders):
-        self.prim = prim
-        self.tracers_in = tracers_in
-        self.params = params
-        self.out_binders = out_binders
+    def to_jaxpr(self, invars: Sequence[Var], outs: Sequence[Var]) -> tuple[Jaxpr, list[Any]]:
+        """The jaxpr computing ``outs`` from ``invars`` and the constants it reads."""
+        live: set[Var] = set(outs)
+        kept: list[JaxprEqn] = []
+        for eqn in reversed(self.eqns):
+            for v in eqn.out_binders:
+                if v in live:
+                    kept.append(eqn)
+                    live.update(eqn.inputs)
+                    break
+        kept.reverse()
+        constvars = [v for v in self.constvals if v in live]
+        consts = [self.constvals[v] for v in constvars]
+        jaxpr = Jaxpr((*constvars, *invars), tuple(kept), tuple(outs), len(constvars))
+        return jaxpr, consts
 
 
 class PartialEvalTracer(Tracer):
-    __slots__ = ("pval", "recipe", "out_index")
+    """A partially known value: ``pval.const`` when known, else only ``pval.aval``.
 
-    def __init__(self, trace, pval: PartialVal, recipe=None, out_index: int = 0):
+    ``var`` is the ``Var`` it binds on its trace's ``Tape``: always set for unknown
+    values (inputs and staged outputs), and set for a known value once a staged
+    equation reads it (then a constvar).
+    """
+
+    __slots__ = ("pval", "var")
+
+    def __init__(self, trace: PartialEvalTrace, pval: PartialVal, var: Var | None = None):
         self._trace = trace
         self.pval = pval
-        self.recipe = recipe
-        self.out_index = out_index
+        self.var = var
 
     @property
     def aval(self) -> ShapedArray:
         return self.pval.aval
 
     def full_lower(self) -> Any:
-        if self.pval.is_known:
-            from fxgrad.core import full_lower
-
-            return full_lower(self.pval.const)
+        const = self.pval.const
+        if const is not None:
+            return full_lower(const)
         return self
 
     def to_concrete_value(self) -> Any:
-        if self.pval.is_known:
-            return concrete_value(self.pval.const)
+        const = self.pval.const
+        if const is not None:
+            return concrete_value(const)
         return None
 
 
@@ -299,21 +336,30 @@ class PartialEvalTrace(Trace):
     def new_arg(self, pval: PartialVal) -> PartialEvalTracer:
         if pval.is_known:
             return PartialEvalTracer(self, pval)
-        return PartialEvalTracer(self, pval, _LambdaBinding())
+        return PartialEvalTracer(self, pval, Var(pval.aval))
 
     def pure(self, val: Any) -> PartialEvalTracer:
-        return PartialEvalTracer(self, PartialVal.known(val))
+        known = self.main.global_data.known_tracers
+        tracer = known.get(id(val))
+        if tracer is None:
+            tracer = known[id(val)] = PartialEvalTracer(self, PartialVal(get_aval(val), val))
+        return tracer
 
     lift = pure
 
     def instantiate_const(self, tracer: PartialEvalTracer) -> PartialEvalTracer:
-        if not tracer.pval.is_known:
+        """``tracer`` as an unknown: a known value becomes a constvar of the tape."""
+        pval = tracer.pval
+        if pval.const is None:
             return tracer
-        val = tracer.pval.const
-        return PartialEvalTracer(self, PartialVal.unknown(get_aval(val)), _ConstRecipe(val))
+        var = self.main.global_data.constvar(pval.const, pval.aval)
+        return PartialEvalTracer(self, PartialVal(pval.aval, None), var)
 
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
-        if all(t.pval.is_known for t in tracers):
+        for t in tracers:
+            if t.pval.const is None:
+                break
+        else:
             return primitive.bind(*[t.pval.const for t in tracers], **params)
         rule = partial_eval_rules.get(primitive)
         if rule is not None:
@@ -325,70 +371,50 @@ class PartialEvalTrace(Trace):
 
     def stage(self, primitive: Primitive, tracers: Sequence[Any], params: dict) -> list:
         """Record ``primitive`` applied to ``tracers`` as unknown; returns output tracers."""
-        tracers_in = [self.instantiate_const(self.full_raise(t)) for t in tracers]
-        avals_out = primitive.abstract_eval(*[t.aval for t in tracers_in], **params)
+        main = self.main
+        tape: Tape = main.global_data
+        inputs = []
+        avals_in = []
+        for t in tracers:
+            if not (isinstance(t, PartialEvalTracer) and t._trace.main is main):
+                t = self.full_raise(t)
+            pval = t.pval
+            var = t.var
+            if var is None:
+                var = t.var = tape.constvar(pval.const, pval.aval)
+            inputs.append(var)
+            avals_in.append(pval.aval)
+        avals_out = abstract_eval(primitive, avals_in, params)
         if not primitive.multiple_results:
             avals_out = [avals_out]
-        recipe = _EqnRecipe(primitive, tracers_in, params, [Var(a) for a in avals_out])
-        return [
-            PartialEvalTracer(self, PartialVal.unknown(a), recipe, i)
-            for i, a in enumerate(avals_out)
-        ]
+        outs = [PartialEvalTracer(self, PartialVal(a, None), Var(a)) for a in avals_out]
+        out_binders = tuple(t.var for t in outs)
+        tape.eqns.append(JaxprEqn(primitive, tuple(inputs), params, out_binders))
+        return outs
 
 
-def _toposort(out_tracers: Sequence[PartialEvalTracer]) -> list[PartialEvalTracer]:
-    """Tracers reachable from ``out_tracers``, parents before children (iterative DFS)."""
-    order: list[PartialEvalTracer] = []
-    visited: set[int] = set()
-    stack: list[tuple[PartialEvalTracer, bool]] = [(t, False) for t in reversed(out_tracers)]
-    while stack:
-        tracer, expanded = stack.pop()
-        if expanded:
-            order.append(tracer)
-            continue
-        if id(tracer) in visited:
-            continue
-        visited.add(id(tracer))
-        stack.append((tracer, True))
-        if isinstance(tracer.recipe, _EqnRecipe):
-            for parent in reversed(tracer.recipe.tracers_in):
-                if id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
+def _run_partial_eval(
+    fun: Callable[..., Sequence[Any]],
+    pvals_in: Sequence[PartialVal],
+    instantiate: Sequence[bool] | None,
+    name: str,
+) -> tuple[Tape, list[PartialEvalTracer], list[PartialEvalTracer]]:
+    """Run ``fun`` under a new ``PartialEvalTrace``: its tape, input and output tracers.
 
-
-def tracers_to_jaxpr(
-    tracers_in: Sequence[PartialEvalTracer], tracers_out: Sequence[PartialEvalTracer]
-) -> tuple[Jaxpr, list[Any]]:
-    """The jaxpr computing ``tracers_out`` from ``tracers_in`` and its constants."""
-    tracer_to_var: dict[int, Var] = {id(t): Var(t.aval) for t in tracers_in}
-    const_vars: dict[int, Var] = {}
-    const_vals: list[Any] = []
-    constvars: list[Var] = []
-    eqns: list[JaxprEqn] = []
-    emitted: set[int] = set()
-    for t in _toposort(tracers_out):
-        recipe = t.recipe
-        if isinstance(recipe, _LambdaBinding):
-            assert id(t) in tracer_to_var, "unknown input not among the jaxpr inputs"
-        elif isinstance(recipe, _ConstRecipe):
-            var = const_vars.get(id(recipe.val))
-            if var is None:
-                var = const_vars[id(recipe.val)] = Var(t.aval)
-                constvars.append(var)
-                const_vals.append(recipe.val)
-            tracer_to_var[id(t)] = var
-        elif isinstance(recipe, _EqnRecipe):
-            if id(recipe) not in emitted:
-                emitted.add(id(recipe))
-                inputs = tuple(tracer_to_var[id(x)] for x in recipe.tracers_in)
-                eqns.append(JaxprEqn(recipe.prim, inputs, recipe.params, tuple(recipe.out_binders)))
-            tracer_to_var[id(t)] = recipe.out_binders[t.out_index]
-        else:
-            raise AssertionError(f"tracer without recipe: {t}")
-    in_binders = tuple(constvars) + tuple(tracer_to_var[id(t)] for t in tracers_in)
-    outs = tuple(tracer_to_var[id(t)] for t in tracers_out)
-    return Jaxpr(in_binders, tuple(eqns), outs, len(constvars)), const_vals
+    ``instantiate(num_outputs)`` marks outputs to make unknown even when known.
+    """
+    tape = Tape()
+    with new_main(PartialEvalTrace, tape, name=name) as main:
+        trace = main.trace
+        tracers_in = [trace.new_arg(p) for p in pvals_in]
+        outs = fun(*tracers_in)
+        tracers_out = [trace.full_raise(o) for o in outs]
+        if instantiate is not None:
+            tracers_out = [
+                trace.instantiate_const(t) if inst else t
+                for t, inst in zip(tracers_out, instantiate(len(tracers_out)), strict=True)
+            ]
+    return tape, tracers_in, tracers_out
 
 
 def partial_eval_flat(
@@ -405,20 +431,11 @@ def partial_eval_flat(
     constant values. ``instantiate(num_outputs)`` says which outputs to make unknown
     even when their value is known.
     """
-    with new_main(PartialEvalTrace, name=name) as main:
-        trace = PartialEvalTrace(main)
-        tracers_in = [trace.new_arg(p) for p in pvals_in]
-        outs = fun(*tracers_in)
-        tracers_out = [trace.full_raise(o) for o in outs]
-        tracers_out = [
-            trace.instantiate_const(t) if inst else t
-            for t, inst in zip(tracers_out, instantiate(len(tracers_out)), strict=True)
-        ]
-        pvals_out = [t.pval for t in tracers_out]
-        unknown_in = [t for t in tracers_in if not t.pval.is_known]
-        unknown_out = [t for t in tracers_out if not t.pval.is_known]
-        jaxpr, consts = tracers_to_jaxpr(unknown_in, unknown_out)
-    return jaxpr, pvals_out, consts
+    tape, tracers_in, tracers_out = _run_partial_eval(fun, pvals_in, instantiate, name)
+    invars = [t.var for t in tracers_in if not t.pval.is_known]
+    outs = [t.var for t in tracers_out if not t.pval.is_known]
+    jaxpr, consts = tape.to_jaxpr(invars, outs)
+    return jaxpr, [t.pval for t in tracers_out], consts
 
 
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr:
@@ -438,10 +455,56 @@ def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> Jaxpr
 def _as_array_value(x: Any) -> Any:
     """Python scalars become (weak) arrays once, so every use shares one residual."""
     if type(x) in (bool, int, float, complex):
-        from fxgrad import core
-
         return core._wrap_value(np.asarray(x, dtype=get_aval(x).dtype), True)
     return x
+
+
+class Linearized:
+    """The result of ``linearize_tape``: the linear part of a function at a point.
+
+    ``tape`` holds the staged tangent equations and their residuals (its constants),
+    ``in_vars`` the tangent input of each primal input and ``out_vars`` the tangent of
+    each output (a constvar for an output whose tangent is a constant zero).
+    """
+
+    __slots__ = ("tape", "in_vars", "out_vars")
+
+    def __init__(self, tape: Tape, in_vars: list[Var], out_vars: list[Var]):
+        self.tape = tape
+        self.in_vars = in_vars
+        self.out_vars = out_vars
+
+    def to_jaxpr(self) -> tuple[Jaxpr, list[Any]]:
+        """The tangent jaxpr (residuals, then tangent inputs) and the residual values."""
+        return self.tape.to_jaxpr(self.in_vars, self.out_vars)
+
+
+def linearize_tape(
+    fun: Callable[..., Sequence[Any]], primals: Sequence[Any], *, name: str = "linearize"
+) -> tuple[list[Any], Linearized]:
+    """Evaluate ``fun`` at ``primals`` and record its JVP, linear in the tangents.
+
+    The JVP runs under partial evaluation with known primals and unknown tangents:
+    primal operations are evaluated now, tangent operations are recorded on a tape.
+    """
+    primals = [_as_array_value(x) for x in primals]
+    pvals_in = [PartialVal.unknown(tangent_aval(get_aval(x))) for x in primals]
+
+    def fun_jvp(*tangents):
+        # The primals stay below this partial-evaluation level, so primal operations
+        # skip it and only tangents are staged.
+        primals_out, tangents_out = jvp_flat(fun, primals, tangents, name=name)
+        return [*primals_out, *(instantiate_zeros(t) for t in tangents_out)]
+
+    def tangents_unknown(num_outs: int) -> list[bool]:
+        half = num_outs // 2
+        return [False] * half + [True] * half
+
+    tape, tracers_in, tracers_out = _run_partial_eval(fun_jvp, pvals_in, tangents_unknown, name)
+    num = len(tracers_out) // 2
+    primals_out = [t.pval.const for t in tracers_out[:num]]
+    lin = Linearized(tape, [t.var for t in tracers_in], [t.var for t in tracers_out[num:]])
+    return primals_out, lin
 
 
 def linearize_flat(
@@ -452,30 +515,8 @@ def linearize_flat(
     Returns ``(primals_out, jaxpr, residuals)``: ``jaxpr`` takes the residuals, then one
     tangent per primal input, and returns one tangent per output.
     """
-    from fxgrad.core import tangent_aval
-    from fxgrad.interpreters.jvp import instantiate_zeros, jvp_flat
-
-    n = len(primals)
-    pvals_in = [PartialVal.known(x) for x in primals] + [
-        PartialVal.unknown(tangent_aval(get_aval(x))) for x in primals
-    ]
-
-    def fun_jvp(*primals_and_tangents):
-        # The primals are known: hand the JVP their lower-level values, so primal
-        # operations skip this partial-evaluation level and only tangents are staged.
-        primals = [_as_array_value(p.pval.const) for p in primals_and_tangents[:n]]
-        primals_out, tangents_out = jvp_flat(fun, primals, primals_and_tangents[n:], name=name)
-        return [*primals_out, *(instantiate_zeros(t) for t in tangents_out)]
-
-    def tangents_unknown(num_outs: int) -> list[bool]:
-        half = num_outs // 2
-        return [False] * half + [True] * half
-
-    jaxpr, pvals_out, consts = partial_eval_flat(
-        fun_jvp, pvals_in, instantiate=tangents_unknown, name=name
-    )
-    num = len(pvals_out) // 2
-    primals_out = [p.const for p in pvals_out[:num]]
+    primals_out, lin = linearize_tape(fun, primals, name=name)
+    jaxpr, consts = lin.to_jaxpr()
     return primals_out, jaxpr, consts
 
 
@@ -486,8 +527,6 @@ def linearize_flat(
 
 def closed_call(closed: ClosedJaxpr, *args: Any) -> list[Any]:
     """Evaluate ``closed`` on ``args`` under the current transformations."""
-    from fxgrad.jaxpr import eval_jaxpr
-
     return eval_jaxpr(closed.jaxpr, closed.consts, *args)
 
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fxgrad.core import Primitive, ShapedArray, get_aval, tangent_aval
+from fxgrad.core import Primitive, ShapedArray, tangent_aval
 from fxgrad.errors import MissingRuleError
-from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros
-from fxgrad.jaxpr import Jaxpr, Literal, Var
+from fxgrad.interpreters import array_ops
+from fxgrad.interpreters.jvp import Zero, instantiate_zeros
+from fxgrad.interpreters.partial_eval import linearize_tape, trace_to_jaxpr
+from fxgrad.jaxpr import Jaxpr, JaxprEqn, Literal, Var
 
 transpose_rules: dict[Primitive, Callable[..., Any]] = {}
 
@@ -51,66 +53,95 @@ def backward_pass(jaxpr: Jaxpr, args: Sequence[Any], cts_out: Sequence[Any]) -> 
     a residual, or ``UndefPrimal`` for a linear input.
     """
     primal_env: dict[Var, Any] = {}
-    ct_env: dict[Var, Any] = {}
-
-    def read_primal(x):
-        if type(x) is Literal:
-            return x.val
-        return primal_env.get(x, UndefPrimal(x.aval))
-
-    def write_cotangent(x, ct):
-        if type(x) is Literal or ct is None or type(ct) is Zero:
-            return
-        ct_env[x] = add_tangents(ct_env[x], ct) if x in ct_env else ct
-
-    def read_cotangent(v):
-        return ct_env.pop(v, Zero(tangent_aval(v.aval)))
-
+    linear_in: list[Var] = []
     for v, val in zip(jaxpr.in_binders, args, strict=True):
-        if not is_undefined_primal(val):
+        if type(val) is UndefPrimal:
+            linear_in.append(v)
+        else:
             primal_env[v] = val
+    return backward_pass_eqns(jaxpr.eqns, primal_env, jaxpr.outs, cts_out, linear_in)
 
-    # Forward: evaluate equations on residuals only (no linear input).
+
+def backward_pass_eqns(
+    eqns: Sequence[JaxprEqn],
+    primal_env: dict[Var, Any],
+    outs: Sequence[Any],
+    cts_out: Sequence[Any],
+    linear_in: Sequence[Var],
+) -> list[Any]:
+    """Transpose ``eqns`` (in recording order): the cotangents of ``linear_in``.
+
+    ``primal_env`` binds every variable that is not linear (residuals); it is extended
+    with the equations computable from residuals alone, evaluated forward first. The
+    other equations are visited in reverse, each handing the cotangent of its outputs
+    to ``transpose_rules[primitive]``. A cotangent missing from the environment is a
+    symbolic zero: its equation is skipped.
+    """
     linear_eqns = []
-    for eqn in jaxpr.eqns:
-        in_vals = [read_primal(x) for x in eqn.inputs]
-        if any(is_undefined_primal(v) for v in in_vals):
-            linear_eqns.append(eqn)
-            continue
-        outs = eqn.primitive.bind(*in_vals, **eqn.params)
-        if not eqn.primitive.multiple_results:
-            outs = [outs]
-        for v, val in zip(eqn.out_binders, outs, strict=True):
-            primal_env[v] = val
+    for eqn in eqns:
+        for x in eqn.inputs:
+            if type(x) is Var and x not in primal_env:
+                linear_eqns.append(eqn)
+                break
+        else:
+            in_vals = [x.val if type(x) is Literal else primal_env[x] for x in eqn.inputs]
+            out = eqn.primitive.bind(*in_vals, **eqn.params)
+            if eqn.primitive.multiple_results:
+                primal_env.update(zip(eqn.out_binders, out, strict=True))
+            else:
+                primal_env[eqn.out_binders[0]] = out
 
-    for x, ct in zip(jaxpr.outs, cts_out, strict=True):
-        write_cotangent(x, ct)
+    ct_env: dict[Var, Any] = {}
+    for x, ct in zip(outs, cts_out, strict=True):
+        _accumulate(ct_env, primal_env, x, ct)
 
     for eqn in reversed(linear_eqns):
-        cts = [read_cotangent(v) for v in eqn.out_binders]
-        if all(type(ct) is Zero for ct in cts):
-            continue
-        in_vals = [read_primal(x) for x in eqn.inputs]
-        rule = transpose_rules.get(eqn.primitive)
+        primitive = eqn.primitive
+        if primitive.multiple_results:
+            cts = [ct_env.pop(v, None) for v in eqn.out_binders]
+            if all(ct is None for ct in cts):
+                continue
+            ct = [
+                Zero(tangent_aval(v.aval)) if c is None else c
+                for v, c in zip(eqn.out_binders, cts, strict=True)
+            ]
+        else:
+            ct = ct_env.pop(eqn.out_binders[0], None)
+            if ct is None:
+                continue
+        in_vals = [
+            x.val
+            if type(x) is Literal
+            else primal_env[x]
+            if x in primal_env
+            else UndefPrimal(x.aval)
+            for x in eqn.inputs
+        ]
+        rule = transpose_rules.get(primitive)
         if rule is None:
             raise MissingRuleError(
-                f"Reverse-mode differentiation (transpose) of '{eqn.primitive.name}' is not "
+                f"Reverse-mode differentiation (transpose) of '{primitive.name}' is not "
                 "implemented. Transpose rules are registered next to the primitive in "
                 "fxgrad/lax/; forward mode (jvp, jacfwd) may work instead."
             )
-        if eqn.primitive.multiple_results:
-            cts_in = rule(cts, *in_vals, **eqn.params)
-        else:
-            cts_in = rule(cts[0], *in_vals, **eqn.params)
-        for x, ct in zip(eqn.inputs, cts_in, strict=True):
-            if ct is not None and type(x) is Var and x not in primal_env:
-                write_cotangent(x, ct)
+        cts_in = rule(ct, *in_vals, **eqn.params)
+        for x, ct_in in zip(eqn.inputs, cts_in, strict=True):
+            if ct_in is not None:
+                _accumulate(ct_env, primal_env, x, ct_in)
 
+    cts_in = [ct_env.pop(v, None) for v in linear_in]
     return [
-        read_cotangent(v)
-        for v, val in zip(jaxpr.in_binders, args, strict=True)
-        if is_undefined_primal(val)
+        Zero(tangent_aval(v.aval)) if ct is None else ct
+        for v, ct in zip(linear_in, cts_in, strict=True)
     ]
+
+
+def _accumulate(ct_env: dict[Var, Any], primal_env: dict[Var, Any], x: Any, ct: Any) -> None:
+    """Add ``ct`` to the cotangent of ``x`` (nothing for literals, residuals, zeros)."""
+    if type(x) is not Var or type(ct) is Zero or ct is None or x in primal_env:
+        return
+    prev = ct_env.get(x)
+    ct_env[x] = ct if prev is None else array_ops.add(prev, ct)
 
 
 def vjp_flat(
@@ -119,16 +150,15 @@ def vjp_flat(
     """Primal outputs of ``fun`` and a function mapping output cotangents to input ones.
 
     The returned ``f_vjp`` accepts ``Zero`` or arrays and returns ``Zero`` for inputs
-    the outputs do not depend on.
+    the outputs do not depend on. It transposes the linearization's tape directly,
+    without building a jaxpr.
     """
-    from fxgrad.interpreters.partial_eval import linearize_flat
-
-    primals_out, jaxpr, consts = linearize_flat(fun, primals, name=name)
-    in_avals = [tangent_aval(get_aval(x)) for x in primals]
+    primals_out, lin = linearize_tape(fun, primals, name=name)
+    tape = lin.tape
 
     def f_vjp(cts: Sequence[Any]) -> list[Any]:
-        args = [*consts, *(UndefPrimal(a) for a in in_avals)]
-        return backward_pass(jaxpr, args, cts)
+        primal_env = dict(tape.constvals)
+        return backward_pass_eqns(tape.eqns, primal_env, lin.out_vars, cts, lin.in_vars)
 
     return primals_out, f_vjp
 
@@ -153,8 +183,6 @@ def transpose_jaxpr(closed: Any, linear: Sequence[bool]) -> Any:
     The result takes the non-linear inputs (residuals) followed by one cotangent per
     output, and returns one cotangent per linear input (zeros where unreached).
     """
-    from fxgrad.interpreters.partial_eval import trace_to_jaxpr
-
     in_avals = closed.in_avals
     res_avals = [a for a, lin in zip(in_avals, linear, strict=True) if not lin]
     lin_avals = [tangent_aval(a) for a, lin in zip(in_avals, linear, strict=True) if lin]

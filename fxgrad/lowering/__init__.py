@@ -2,12 +2,16 @@
 
 The passes, each of which can be dumped with ``dump``:
 
-1. ``simplify`` (DCE, CSE, constant folding, algebraic identities), when present;
+1. ``simplify`` (DCE, CSE, constant folding, algebraic identities), when present, then
+   ``products`` (matrix products out of scan bodies);
 2. ``fusion.fuse``: jaxpr -> ordered fused kernels (``kernel_ir``) and library calls;
 3. ``decompose``: transcendental kernel ops -> vectorisable arithmetic;
 4. ``llvm`` / ``llvm_loops``: kernel IR -> LLVM IR -> object code (O3, host CPU), kept by
    ``cache`` in memory and on disk;
-5. ``executable``: buffers, kernel calls and library calls in order.
+5. ``executable``: buffers, kernel calls and library calls in order; ``control`` runs
+   control flow: a loop whose body is all kernels becomes one native loop
+   (``native_loops`` -> ``loop_ir`` -> ``llvm_control``), any other body is compiled to an
+   executable of its own that the loop step calls per iteration.
 
 ``compile_jaxpr`` runs them all. With ``config.enable_checks`` the jaxpr is type-checked
 after simplification and every kernel is verified.
@@ -36,9 +40,19 @@ def simplify_jaxpr(closed: ClosedJaxpr) -> ClosedJaxpr:
     return simplified
 
 
+def hoist_jaxpr(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """``closed`` with matrix products hoisted out of its scans (``products``)."""
+    from fxgrad.lowering.products import hoist_products
+
+    hoisted = hoist_products(closed)
+    if hoisted is not closed and config.read("enable_checks"):
+        check_jaxpr(hoisted.jaxpr)
+    return hoisted
+
+
 def lower(closed: ClosedJaxpr) -> Program:
     """Simplify and fuse ``closed`` (no native code yet)."""
-    program = fuse(simplify_jaxpr(closed))
+    program = fuse(hoist_jaxpr(simplify_jaxpr(closed)))
     if config.read("enable_checks"):
         for kernel in program.kernels:
             kernel_ir.verify(kernel)
@@ -58,7 +72,7 @@ def dump(closed: ClosedJaxpr) -> str:
     from fxgrad.lowering import llvm
 
     simplified = simplify_jaxpr(closed)
-    program = fuse(simplified)
+    program = fuse(hoist_jaxpr(simplified))
     parts = [
         "# jaxpr",
         str(closed),
@@ -70,4 +84,13 @@ def dump(closed: ClosedJaxpr) -> str:
     for i, kernel in enumerate(program.kernels):
         text, _ = llvm.render(kernel, f"kernel{i}", data_offset())
         parts += [f"# LLVM IR of kernel {i}", text]
+    from fxgrad.lowering import native_loops
+    from fxgrad.lowering.fusion import LibraryStep
+    from fxgrad.lowering.llvm_control import render_loop
+
+    for i, step in enumerate(program.steps):
+        native = native_loops.build(step.eqn, lower) if isinstance(step, LibraryStep) else None
+        if native is not None:
+            text, _ = render_loop(native.loop, f"loop{i}", data_offset())
+            parts += [f"# native loop of step {i}", str(native.loop), "# its LLVM IR", text]
     return "\n".join(parts)

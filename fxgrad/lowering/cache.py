@@ -8,12 +8,13 @@ object (no LLVM IR generation, no optimisation, no code generation).
 
 The directory is ``fxgrad.config.resolve_cache_dir() / "kernels"``: the ``cache_dir``
 flag (``config.update("cache_dir", path)`` or ``FXGRAD_CACHE_DIR``), else the user cache
-directory. ``FXGRAD_DISK_CACHE=0`` or ``set_disk_cache(False)`` turns the disk cache
-off. Files are written atomically (temporary file, then rename), so concurrent processes
-never read half a file, and carry a SHA-256 checksum of the object: a corrupt or
-unreadable entry is ignored and recompiled. Every
-operation holds one lock, so threads may compile concurrently. ``FXGRAD_DUMP_IR=<dir>``
-writes the kernel IR, LLVM IR and optimised LLVM IR of every kernel compiled.
+directory. ``FXGRAD_DISK_CACHE=0``, ``config.update("disk_cache", False)`` or
+``set_disk_cache(False)`` turns the disk cache off. Files are written atomically
+(temporary file, then rename), so concurrent processes never read half a file, and carry
+a SHA-256 checksum of the object: a corrupt or unreadable entry is ignored and
+recompiled. Every operation holds one lock, so threads may compile concurrently.
+``FXGRAD_DUMP_IR=<dir>`` writes the kernel IR, LLVM IR and optimised LLVM IR of every
+kernel (and native loop) compiled.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pathlib
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ from fxgrad.config import config, resolve_cache_dir
 from fxgrad.lowering import llvm
 from fxgrad.lowering.kernel_ir import Kernel, format_kernel
 from fxgrad.lowering.llvm_loops import is_small, is_splittable
+from fxgrad.lowering.loop_ir import Loop, format_loop
 
 _lock = threading.RLock()
 _memory: dict[str, CompiledKernel] = {}
@@ -121,16 +124,16 @@ def _prototypes(n_buffers: int) -> tuple[Any, Any, Any]:
     return main, part, fin
 
 
-def _dump(name: str, kernel: Kernel, ir_text: str) -> None:
+def _dump(name: str, kernel_text: str, ir_text: str, small: bool) -> None:
     """With ``FXGRAD_DUMP_IR=<dir>``, write each compiled kernel's IR and LLVM IR there."""
     directory = os.environ.get("FXGRAD_DUMP_IR")
     if not directory:
         return
     path = pathlib.Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    (path / f"{name}.kernel.txt").write_text(format_kernel(kernel) + "\n")
+    (path / f"{name}.kernel.txt").write_text(kernel_text + "\n")
     (path / f"{name}.ll").write_text(ir_text)
-    (path / f"{name}.opt.ll").write_text(llvm.optimized_ir(ir_text, small=is_small(kernel)))
+    (path / f"{name}.opt.ll").write_text(llvm.optimized_ir(ir_text, small=small))
 
 
 def _log(message: str) -> None:
@@ -141,6 +144,53 @@ def _log(message: str) -> None:
 def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
     """The compiled entry points of ``kernel``, from memory, disk, or LLVM."""
     key = kernel_key(kernel, data_offset)
+    names = ["_part", "_fin"] if is_splittable(kernel) else []
+    return _get(
+        key,
+        names,
+        lambda name: llvm.render(kernel, name, data_offset),
+        small=is_small(kernel),
+        n_buffers=len(kernel.inputs) + len(kernel.stores),
+        text=lambda: format_kernel(kernel),
+        describe=lambda: (
+            f"kernel outer={kernel.outer} inner={kernel.inner} ({len(kernel.nodes)} nodes)"
+        ),
+    )
+
+
+def get_loop(loop: Loop, data_offset: int) -> CompiledKernel:
+    """The compiled entry point of a native loop (``loop_ir``), from memory, disk, or LLVM.
+
+    It has a kernel's prototype: ``main(*arrays, start, end)`` runs loop steps
+    ``[start, end)``.
+    """
+    from fxgrad.lowering.llvm_control import render_loop
+
+    text = format_loop(loop)
+    key = hashlib.sha256(
+        "\n".join((text, llvm.target_id(), f"data_offset={data_offset}")).encode()
+    ).hexdigest()
+    return _get(
+        key,
+        [],
+        lambda name: render_loop(loop, name, data_offset),
+        small=all(is_small(k) for k in loop.kernels),
+        n_buffers=loop.n_params,
+        text=lambda: text,
+        describe=lambda: f"loop ({len(loop.kernels)} kernels)",
+    )
+
+
+def _get(
+    key: str,
+    suffixes: list[str],
+    render: Callable[[str], tuple[str, list[str]]],
+    *,
+    small: bool,
+    n_buffers: int,
+    text: Callable[[], str],
+    describe: Callable[[], str],
+) -> CompiledKernel:
     found = _memory.get(key)
     if found is not None:
         stats["memory_hits"] += 1
@@ -151,7 +201,7 @@ def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
             stats["memory_hits"] += 1
             return found
         name = "fx_" + key[:24]
-        names = [name] + ([name + "_part", name + "_fin"] if is_splittable(kernel) else [])
+        names = [name] + [name + s for s in suffixes]
         started = time.perf_counter()
         obj = _read_disk(key)
         source = "disk cache"
@@ -160,18 +210,15 @@ def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
             stats["disk_hits"] += 1
         else:
             source = "compiled"
-            text, names = llvm.render(kernel, name, data_offset)
-            _dump(name, kernel, text)
-            obj = llvm.compile_object(text, small=is_small(kernel))
+            ir_text, names = render(name)
+            _dump(name, text(), ir_text, small)
+            obj = llvm.compile_object(ir_text, small=small)
             addresses = llvm.load_object(obj, names)
             stats["compiled"] += 1
             _write_disk(key, obj)
         elapsed = (time.perf_counter() - started) * 1e3
-        _log(
-            f"kernel {name} outer={kernel.outer} inner={kernel.inner} "
-            f"({len(kernel.nodes)} nodes): {source} in {elapsed:.1f} ms"
-        )
-        protos = _prototypes(len(kernel.inputs) + len(kernel.stores))
+        _log(f"{describe()} as {name}: {source} in {elapsed:.1f} ms")
+        protos = _prototypes(n_buffers)
         fns = [proto(addr) for proto, addr in zip(protos, addresses, strict=False)]
         compiled = CompiledKernel(name, *fns, source=source)
         _memory[key] = compiled

@@ -27,13 +27,17 @@ import numpy as np
 
 from fxgrad.config import config
 from fxgrad.jaxpr import Literal, Var
-from fxgrad.lowering import cache
+from fxgrad.lax._define import kernel_classes
+from fxgrad.lowering import blas, cache
+from fxgrad.lowering.control import control_step
 from fxgrad.lowering.fusion import KernelStep, LibraryStep, Program
 from fxgrad.lowering.llvm import COLUMN_TILE
 from fxgrad.lowering.llvm_loops import column_mode
 
 #: kernels over fewer elements than this run on the calling thread
 PARALLEL_MIN_ELEMENTS = 1 << 17
+#: matrix products of at least this many multiply-adds are split by rows across threads
+PARALLEL_PRODUCT = 1 << 28
 
 Env = list[Any]
 
@@ -209,10 +213,68 @@ def _split_runner(compiled: cache.CompiledKernel, kernel: Any) -> Callable[..., 
     return runner
 
 
+def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
+    """One BLAS call for a float ``dot_general`` without batch axes: each operand viewed as
+    a matrix (free axes x contracted axes, transposed as a view where its layout allows,
+    else copied), ``np.dot``, reshaped. Cheaper than ``impl``'s checks and copies inside a
+    loop, and than NumPy's non-BLAS ``dot`` of stacked operands."""
+    if eqn.primitive.name != "dot_general":
+        return None
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    a, b = eqn.inputs
+    dtype = np.dtype(a.aval.dtype)
+    if lb or rb or dtype.kind != "f" or np.dtype(b.aval.dtype) != dtype:
+        return None
+    if np.dtype(eqn.out_binders[0].aval.dtype) != dtype:
+        return None
+    left = _as_matrix(tuple(a.aval.shape), tuple(lc), contracted_last=True)
+    right = _as_matrix(tuple(b.aval.shape), tuple(rc), contracted_last=False)
+    out_shape = tuple(eqn.out_binders[0].aval.shape)
+    asarray, dot = np.asarray, blas.on_one_thread(np.dot)
+    rows = math.prod(d for i, d in enumerate(a.aval.shape) if i not in lc)
+    multiply_adds = math.prod(a.aval.shape) * math.prod(out_shape) // max(rows, 1)
+    parts = min(rows, _NUM_THREADS)
+    if multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available():
+
+        def product(x: Any, y: Any) -> np.ndarray:
+            return dot(left(asarray(x)), right(asarray(y))).reshape(out_shape)
+
+        return product
+    bounds = _chunks(rows, parts)
+    empty = np.empty
+
+    def split_product(x: Any, y: Any) -> np.ndarray:
+        lhs, rhs = left(asarray(x)), right(asarray(y))
+        out = empty((rows, rhs.shape[1]), dtype)
+        _run_parallel([lambda lo=lo, hi=hi: dot(lhs[lo:hi], rhs, out[lo:hi]) for lo, hi in bounds])
+        return out.reshape(out_shape)
+
+    return split_product
+
+
+def _as_matrix(
+    shape: tuple[int, ...], contract: tuple[int, ...], contracted_last: bool
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> x`` as a (free, contracted) matrix (``contracted_last``) or the transpose."""
+    free = tuple(i for i in range(len(shape)) if i not in contract)
+    f = math.prod(shape[i] for i in free)
+    c = math.prod(shape[i] for i in contract)
+    identity = tuple(range(len(shape)))
+    order, rows, cols = (
+        ((*free, *contract), f, c) if contracted_last else ((*contract, *free), c, f)
+    )
+    if order == identity:
+        return lambda x: x.reshape(rows, cols)
+    flipped = (*contract, *free) if contracted_last else (*free, *contract)
+    if flipped == identity:
+        return lambda x: x.reshape(cols, rows).T
+    return lambda x: np.transpose(x, order).reshape(rows, cols)
+
+
 def _library_step(step: LibraryStep, slot: Callable[[Var], int]) -> Callable[[Env], None]:
     eqn = step.eqn
-    impl = eqn.primitive.impl
-    params = dict(eqn.params)
+    impl = _matrix_product(eqn) or eqn.primitive.impl
+    params = {} if impl is not eqn.primitive.impl else dict(eqn.params)
     reads = [(True, x.val) if isinstance(x, Literal) else (False, slot(x)) for x in eqn.inputs]
     outs = [slot(v) for v in eqn.out_binders]
     multiple = eqn.primitive.multiple_results
@@ -255,11 +317,20 @@ class Executable:
         for v in program.invars:
             slot(v)
         steps = []
+        #: what each step is ("kernel", "library <name>", "native scan", ...), for tests
+        self.step_kinds: list[str] = []
         for step in program.steps:
             if isinstance(step, KernelStep):
                 steps.append(_kernel_step(step, slot))
-            else:
-                steps.append(_library_step(step, slot))
+                self.step_kinds.append("kernel")
+                continue
+            built = None
+            if kernel_classes.get(step.eqn.primitive, ("library", None))[0] == "control":
+                built = control_step(step.eqn, slot, data_offset())
+            if built is None:
+                built = (f"library {step.eqn.primitive.name}", _library_step(step, slot))
+            self.step_kinds.append(built[0])
+            steps.append(built[1])
         outs = []
         constant_outs: dict[int, Any] = {}
         for x in program.outs:

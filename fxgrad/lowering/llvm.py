@@ -127,8 +127,16 @@ class IRFunction:
         text = ", ".join(f"{t} {v}" for t, v in args)
         return self.inst(f"call {ret} @{fname}({text})")
 
-    def loop(self, lo: str, hi: str, body: Callable[[str], None], step: int = 1) -> None:
-        """``for (i = lo; i < hi; i += step) body(i)``."""
+    def loop(
+        self,
+        lo: str,
+        hi: str,
+        body: Callable[[str], None],
+        step: int = 1,
+        guard: Callable[[], str] | None = None,
+    ) -> None:
+        """``for (i = lo; i < hi && guard(); i += step) body(i)`` (``guard`` emits code
+        computing an ``i1`` before each step)."""
         head, inside, done = self.fresh("head"), self.fresh("body"), self.fresh("done")
         pre = self.current
         self.line(f"br label %{head}")
@@ -137,6 +145,8 @@ class IRFunction:
         phi_at = len(self.lines)
         self.lines.append("")  # the phi, written once the latch is known
         cond = self.inst(f"icmp slt i64 {i}, {hi}")
+        if guard is not None:
+            cond = self.inst(f"and i1 {cond}, {guard()}")
         self.line(f"br i1 {cond}, label %{inside}, label %{done}")
         self.block(inside)
         body(i)
@@ -566,12 +576,20 @@ def _codegen_fingerprint() -> str:
 
     here = pathlib.Path(__file__).parent
     digest = hashlib.sha256()
-    for name in ("llvm.py", "llvm_loops.py", "decompose.py", "kernel_ir.py"):
+    # every module of the package: a list of the generating ones went stale as modules
+    # that write LLVM IR were added (lanes.py, products.py), and so did the key
+    for path in sorted(here.glob("*.py")):
         try:
-            digest.update((here / name).read_bytes())
+            digest.update(path.name.encode() + path.read_bytes())
         except OSError:
-            digest.update(name.encode())
+            digest.update(path.name.encode())
     return digest.hexdigest()[:16]
+
+
+# Hashed once, when the backend is imported. Hashed at the first compilation instead, a
+# process still running an older backend stored its objects in the shared disk cache
+# under the key of the files as since edited, and other processes then ran that code.
+_CODEGEN_FINGERPRINT = _codegen_fingerprint()
 
 
 def target_id() -> str:
@@ -588,7 +606,7 @@ def target_id() -> str:
                     llvmlite.__version__,
                     ".".join(map(str, llvm.llvm_version_info)),
                     CODEGEN_VERSION,
-                    _codegen_fingerprint(),
+                    _CODEGEN_FINGERPRINT,
                 )
             )
             _state["target_id"] = tid

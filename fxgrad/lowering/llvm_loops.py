@@ -166,14 +166,22 @@ class KernelCodegen:
         text = "\n".join(sorted(self.decls)) + "\n\n" + "\n".join(functions)
         return text, names
 
-    def _entry(self, suffix: str, body: Callable[[IRFunction], None], extra: list[str]) -> str:
+    def body_function(self) -> str:
+        """Only ``@NAME_body(ptr noalias data..., i64 %start, i64 %end)``: the rows entry
+        point on data pointers, always inlined (a native loop calls it on its buffers)."""
+        return self._body_text("", self._rows_body, ["i64 %start", "i64 %end"])
+
+    def _body_text(self, suffix: str, body: Callable[[IRFunction], None], extra: list[str]) -> str:
         fn = IRFunction(self.decls)
         self.ptrs = [f"%d{j}" for j in range(self.n_buffers)]
         body(fn)
         params = [f"ptr noalias %d{j}" for j in range(self.n_buffers)] + extra
-        inner = fn.text(
+        return fn.text(
             f"internal fastcc void @{self.name}{suffix}_body({', '.join(params)}) alwaysinline"
         )
+
+    def _entry(self, suffix: str, body: Callable[[IRFunction], None], extra: list[str]) -> str:
+        inner = self._body_text(suffix, body, extra)
         wrapper = IRFunction(self.decls)
         data = []
         for j in range(self.n_buffers):

@@ -84,7 +84,7 @@ def _python_default_dtype(arr: np.ndarray, original: Any) -> np.dtype:
 
 
 def _is_concrete_eager(args: Sequence[Any]) -> bool:
-    state = core._state()
+    state = core._local_state
     if state.dynamic is not state.base:
         return False
     for a in args:
@@ -223,10 +223,29 @@ def _eager_elementwise(fn_name, prim, args, inexact, params):
     return out
 
 
+def _agree(args: Sequence[Any], inexact: bool) -> bool:
+    """Whether ``args`` are arrays or tracers of one shape and one dtype (inexact when
+    ``inexact``), so promotion and broadcasting would leave them as they are."""
+    first = None
+    for a in args:
+        if not isinstance(a, (Tracer, Array)):
+            return False
+        aval = get_aval(a)
+        if first is None:
+            first = aval
+            if inexact and aval.dtype.kind not in "fc":
+                return False
+        elif aval.shape != first.shape or aval.dtype != first.dtype:
+            return False
+    return True
+
+
 def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False, **params):
     """Apply an elementwise primitive with NumPy promotion and broadcasting."""
     if _is_concrete_eager(args):
         return _eager_elementwise(fn_name, prim, args, inexact, params)
+    if _agree(args, inexact):
+        return prim.bind(*args, **params)
     if inexact:
         vals = promote_args_inexact(fn_name, *args)
     else:

@@ -153,3 +153,20 @@ def test_column_reductions_split_across_threads(threads, dtype):
     )
     out = _jit(lambda v: fnp.max(v, axis=0) - fnp.min(v, axis=0), x)
     np.testing.assert_array_equal(out, x.max(axis=0) - x.min(axis=0))
+
+
+@pytest.mark.parametrize(
+    "shapes, dims",
+    [
+        (((700, 300), (300, 200)), ((1,), (0,))),
+        (((40, 30, 300), (40, 30, 500)), ((0, 1), (0, 1))),
+        (((300, 700), (200, 300)), ((0,), (1,))),
+    ],
+)
+def test_big_matrix_products_split_by_rows_across_threads(threads, monkeypatch, shapes, dims):
+    monkeypatch.setattr(executable, "PARALLEL_PRODUCT", 1 << 20)
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal(s) for s in shapes)
+    f = fxgrad.jit(lambda a, b: fxgrad.lax.dot_general(a, b, (dims, ((), ()))))
+    expected = np.tensordot(a, b, dims)
+    np.testing.assert_allclose(np.asarray(f(a, b)), expected, rtol=1e-12, atol=1e-12)

@@ -272,3 +272,18 @@ def test_long_chains_are_cut_into_bounded_kernels():
     for _ in range(600):
         expected = expected * 1.0001 + 0.001
     _check(f, lambda v: expected, x, rtol=1e-12)
+
+
+def test_a_transposed_matrix_product_is_computed_transposed():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((6, 4)).astype(np.float32)
+    b = rng.standard_normal((4, 9)).astype(np.float32)
+
+    def f(a, b):
+        return fxgrad.lax.transpose(a @ b, (1, 0)) + 1.0
+
+    program = fxgrad.lowering.lower(fxgrad.make_jaxpr(f)(a, b))
+    kernels = program.kernels
+    assert len(kernels) == 1 and all(s == 0 or s == 1 for s in kernels[0].inputs[0].strides)
+    out = np.asarray(fxgrad.jit(f)(a, b))
+    np.testing.assert_allclose(out, (a @ b).T + 1.0, rtol=1e-6)

@@ -1,0 +1,152 @@
+"""A native loop (``loop_ir.Loop``) -> one LLVM function running its kernels in a loop.
+
+The module holds each kernel's body function (``KernelCodegen.body_function``, always
+inlined) and ``NAME(objects..., i64 start, i64 end)``, with the prototype of a kernel's
+entry point: the NumPy arrays of the loop's parameters, then the range of loop steps.
+Local buffers are ``alloca``s: once the kernel bodies are inlined, LLVM's scalar
+replacement keeps a scalar carry in registers across iterations, so a loop of scalar
+arithmetic is a loop of a few instructions. A copy is ``llvm.memcpy`` (a register move
+after that promotion).
+
+A lane-local loop (``Loop.lanes``) runs as an outer loop over tiles of
+``loop_ir.TILE_LANES`` lanes; inside it, the while loop of that tile calls each vector
+kernel on the tile's rows only and stops once the per-lane predicate is false on every
+lane of the tile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fxgrad.lowering import loop_ir
+from fxgrad.lowering.llvm import IRFunction, mtype
+from fxgrad.lowering.llvm_loops import KernelCodegen
+from fxgrad.lowering.loop_ir import Call, Copy, Loop, Ref
+
+_MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)"
+
+
+class _LoopCodegen:
+    def __init__(self, loop: Loop, name: str, data_offset: int):
+        self.loop = loop
+        self.name = name
+        self.data_offset = data_offset
+        self.decls: set[str] = {_MEMCPY}
+        self.ptrs: list[str] = []
+
+    def module(self) -> tuple[str, list[str]]:
+        functions = []
+        for k, kernel in enumerate(self.loop.kernels):
+            codegen = KernelCodegen(kernel, f"{self.name}_k{k}", self.data_offset)
+            functions.append(codegen.body_function())
+            self.decls |= codegen.decls
+        fn = IRFunction(self.decls)
+        self._pointers(fn)
+        self._sequence(fn, self.loop.init, "0", None)
+        if self.loop.lanes:
+            fn.loop("0", str(self.loop.lanes), lambda lo: self._tile(fn, lo), loop_ir.TILE_LANES)
+        elif self.loop.pred is None:
+            fn.loop("%start", "%end", lambda t: self._counted_step(fn, t))
+        else:
+            self._while(fn, None, lambda t: self._sequence(fn, self.loop.body, "0", None))
+        self._sequence(fn, self.loop.finish, "0", None)
+        params = ", ".join(f"ptr %a{j}" for j in range(self.loop.n_params))
+        functions.append(fn.text(f"void @{self.name}({params}, i64 %start, i64 %end)"))
+        text = "\n".join(sorted(self.decls)) + "\n\n" + "\n".join(functions)
+        return text, [self.name]
+
+    def _pointers(self, fn: IRFunction) -> None:
+        for j, buffer in enumerate(self.loop.buffers):
+            if j < self.loop.n_params:
+                at = fn.inst(f"getelementptr i8, ptr %a{j}, i64 {self.data_offset}")
+                self.ptrs.append(fn.inst(f"load ptr, ptr {at}"))
+            else:
+                self.ptrs.append(fn.alloca(f"[{max(buffer.size, 1)} x {mtype(buffer.dtype)}]"))
+
+    def _address(self, fn: IRFunction, ref: Ref, pos: str, lane: str | None = None) -> str:
+        """The address of ``ref`` at loop position ``pos`` (and element ``lane``)."""
+        mt = mtype(self.loop.buffers[ref.buffer].dtype)
+        offset = fn.inst(f"mul i64 {pos}, {ref.step}") if ref.step else None
+        if lane is not None:
+            offset = lane if offset is None else fn.inst(f"add i64 {offset}, {lane}")
+        if offset is None:
+            return self.ptrs[ref.buffer]
+        return fn.inst(f"getelementptr inbounds {mt}, ptr {self.ptrs[ref.buffer]}, i64 {offset}")
+
+    def _sequence(self, fn: IRFunction, ops: tuple, pos: str, tile: tuple[str, str] | None):
+        """Emit calls and copies at loop position ``pos`` (on lanes ``tile`` if given)."""
+        for op in ops:
+            if isinstance(op, Call):
+                self._call(fn, op, pos, tile)
+            else:
+                self._copy(fn, op, pos, tile)
+
+    def _call(self, fn: IRFunction, op: Call, pos: str, tile: tuple[str, str] | None) -> None:
+        kernel = self.loop.kernels[op.kernel]
+        if 0 in kernel.outer:
+            return
+        if tile is not None and kernel.outer:
+            lo, hi = tile
+        else:
+            lo, hi = "0", str(loop_ir.rows(kernel))
+        args = [f"ptr {self._address(fn, r, pos)}" for r in op.refs]
+        fname = f"{self.name}_k{op.kernel}_body"
+        fn.line(f"call fastcc void @{fname}({', '.join(args)}, i64 {lo}, i64 {hi})")
+
+    def _copy(self, fn: IRFunction, op: Copy, pos: str, tile: tuple[str, str] | None) -> None:
+        itemsize = np.dtype(self.loop.buffers[op.src.buffer].dtype).itemsize
+        if op.size == 0:
+            return
+        if tile is None:
+            dst, src = self._address(fn, op.dst, pos), self._address(fn, op.src, pos)
+            size = str(op.size * itemsize)
+        else:
+            lo, hi = tile
+            dst, src = self._address(fn, op.dst, pos, lo), self._address(fn, op.src, pos, lo)
+            size = fn.inst(f"mul i64 {fn.inst(f'sub i64 {hi}, {lo}')}, {itemsize}")
+        fn.line(f"call void @llvm.memcpy.p0.p0.i64(ptr {dst}, ptr {src}, i64 {size}, i1 false)")
+
+    def _counted_step(self, fn: IRFunction, t: str) -> None:
+        pos = t
+        if self.loop.reverse:
+            last = fn.inst("add i64 %start, %end")
+            pos = fn.inst(f"sub i64 {fn.inst(f'sub i64 {last}, 1')}, {t}")
+        self._sequence(fn, self.loop.body, pos, None)
+
+    def _while(self, fn: IRFunction, tile: tuple[str, str] | None, body) -> None:
+        """``for (t = start; t < end && cond(); t++) body(t)``: cond runs before each step."""
+
+        def active() -> str:
+            self._sequence(fn, self.loop.cond, "0", tile)
+            return self._predicate(fn, tile)
+
+        fn.loop("%start", "%end", body, guard=active)
+
+    def _predicate(self, fn: IRFunction, tile: tuple[str, str] | None) -> str:
+        """The cond's result (any lane of the tile's, for a lane-local loop) as an i1."""
+        assert self.loop.pred is not None
+        if tile is None:
+            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, '0')}")
+            return fn.inst(f"icmp ne i8 {value}, 0")
+        flag = fn.alloca("i8")
+        fn.line(f"store i8 0, ptr {flag}")
+
+        def lane(i: str) -> None:
+            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, '0', i)}")
+            old = fn.inst(f"load i8, ptr {flag}")
+            fn.line(f"store i8 {fn.inst(f'or i8 {old}, {value}')}, ptr {flag}")
+
+        fn.loop(tile[0], tile[1], lane)
+        return fn.inst(f"icmp ne i8 {fn.inst(f'load i8, ptr {flag}')}, 0")
+
+    def _tile(self, fn: IRFunction, lo: str) -> None:
+        end = fn.inst(f"add i64 {lo}, {loop_ir.TILE_LANES}")
+        below = fn.inst(f"icmp slt i64 {end}, {self.loop.lanes}")
+        hi = fn.inst(f"select i1 {below}, i64 {end}, i64 {self.loop.lanes}")
+        tile = (lo, hi)
+        self._while(fn, tile, lambda t: self._sequence(fn, self.loop.body, "0", tile))
+
+
+def render_loop(loop: Loop, name: str, data_offset: int) -> tuple[str, list[str]]:
+    """LLVM IR of ``loop``: the module text and the name of its entry point."""
+    return _LoopCodegen(loop, name, data_offset).module()

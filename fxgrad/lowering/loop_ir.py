@@ -1,0 +1,169 @@
+"""The loop construct of the kernel IR: a loop whose body runs fused kernels on buffers.
+
+A ``Loop`` is what a ``while`` or ``scan`` equation becomes when its body (and cond)
+lower to kernels only (no library calls): one native function whose outer loop runs the
+body's kernels, so no Python runs per iteration. It is backend-neutral, like ``Kernel``:
+``llvm_control`` renders it for the CPU, and a GPU backend renders the same nodes.
+
+Storage is a list of ``Buffer``s. The first ``n_params`` are given by the caller (loop
+inputs and constants, outputs, and ``scratch`` space for big temporaries); the others are
+``local`` (small: a backend keeps them on the stack, where its optimiser promotes scalars
+to registers). A ``Ref`` names a buffer, advanced by ``step`` elements per loop position
+(a slice of a scanned input ``xs[i]`` or a row ``ys[i]`` of a stacked output).
+
+The entry point runs loop steps ``t`` in ``[start, end)`` (the caller passes the trip
+count at run time, so a 10-step and a 10**6-step loop share their code). Each step:
+
+1. ``cond`` calls, then stop unless the bool buffer ``pred`` is true (while loops);
+2. ``body``: kernel ``Call``s and ``Copy``s, in order (the carry update is a copy from
+   the body's results into the carry buffers, after the calls).
+
+A counted loop (``pred is None``) has position ``t``, or ``end - 1 - t`` when
+``reverse``. ``init`` copies run before the first step and ``finish`` copies after the
+last. With ``lanes = N`` the loop is *lane-local* (a batched ``while_loop``: every value
+is a vector over N independent lanes and a lane that is done keeps its carry): the whole
+loop then runs tile by tile over the lanes, the calls and copies of the body covering the
+tile's lanes only, and ``pred`` is a per-lane bool buffer the tile is done with once no
+lane of it is true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fxgrad.lowering.kernel_ir import DTYPES, Kernel, KernelIRError, format_kernel, short_dtype
+
+#: local buffers up to this many bytes are kept on the stack (bigger ones are scratch)
+LOCAL_BYTES = 1024
+#: lanes per tile of a lane-local loop (a tile's buffers stay in the L1 cache)
+TILE_LANES = 256
+
+ROLES = ("param", "scratch", "local")
+
+
+@dataclass(frozen=True, slots=True)
+class Buffer:
+    """``size`` elements of ``dtype``; ``role``: ``param``, ``scratch`` or ``local``."""
+
+    dtype: str
+    size: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Buffer ``buffer`` advanced by ``step * position`` elements (0: the whole buffer)."""
+
+    buffer: int
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Run kernel ``kernel`` (an index into ``Loop.kernels``) on its inputs, then outputs."""
+
+    kernel: int
+    refs: tuple[Ref, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Copy ``size`` elements from ``src`` to ``dst`` (same dtype)."""
+
+    dst: Ref
+    src: Ref
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A native loop over fused kernels: see the module docstring."""
+
+    kernels: tuple[Kernel, ...]
+    buffers: tuple[Buffer, ...]
+    n_params: int
+    init: tuple[Copy, ...]
+    cond: tuple[Call, ...]
+    pred: Ref | None
+    body: tuple[Call | Copy, ...]
+    finish: tuple[Copy, ...]
+    reverse: bool = False
+    lanes: int = 0
+
+    def __str__(self) -> str:
+        return format_loop(self)
+
+
+def rows(kernel: Kernel) -> int:
+    """The extent of a kernel's first outer axis: its entry point runs rows ``[0, rows)``."""
+    return kernel.outer[0] if kernel.outer else 1
+
+
+# ---------------------------------------------------------------------------------------
+# Verifier and printer
+# ---------------------------------------------------------------------------------------
+
+
+def _fail(loop: Loop, message: str) -> None:
+    raise KernelIRError(f"{message}\n{format_loop(loop)}")
+
+
+def _check_ref(loop: Loop, ref: Ref, dtype: str | None, what: str) -> None:
+    if not 0 <= ref.buffer < len(loop.buffers):
+        _fail(loop, f"{what}: missing buffer b{ref.buffer}")
+    buffer = loop.buffers[ref.buffer]
+    if dtype is not None and buffer.dtype != dtype:
+        _fail(loop, f"{what}: b{ref.buffer} is {buffer.dtype}, expected {dtype}")
+    if ref.step and buffer.role != "param":
+        _fail(loop, f"{what}: only parameters are indexed by the loop position")
+
+
+def verify(loop: Loop) -> None:
+    """Raise ``KernelIRError`` unless ``loop`` satisfies the invariants of the IR."""
+    for k, buffer in enumerate(loop.buffers):
+        if buffer.dtype not in DTYPES or buffer.role not in ROLES or buffer.size < 0:
+            _fail(loop, f"b{k}: bad buffer {buffer}")
+        if (buffer.role != "local") != (k < loop.n_params):
+            _fail(loop, f"b{k}: parameters and scratch buffers come first")
+    for op in (*loop.init, *loop.cond, *loop.body, *loop.finish):
+        if isinstance(op, Call):
+            kernel = loop.kernels[op.kernel]
+            dtypes = [i.dtype for i in kernel.inputs] + [s.dtype for s in kernel.stores]
+            if len(op.refs) != len(dtypes):
+                _fail(loop, f"call of k{op.kernel}: {len(op.refs)} buffers for {len(dtypes)}")
+            for ref, dtype in zip(op.refs, dtypes, strict=True):
+                _check_ref(loop, ref, dtype, f"call of k{op.kernel}")
+        else:
+            _check_ref(loop, op.src, None, "copy")
+            _check_ref(loop, op.dst, loop.buffers[op.src.buffer].dtype, "copy")
+    if loop.pred is not None:
+        _check_ref(loop, loop.pred, "bool", "pred")
+    if loop.lanes and loop.pred is None:
+        _fail(loop, "a lane-local loop is a while loop")
+
+
+def _ref(ref: Ref) -> str:
+    return f"b{ref.buffer}" + (f"[i*{ref.step}]" if ref.step else "")
+
+
+def _op(op: Call | Copy) -> str:
+    if isinstance(op, Call):
+        return f"call k{op.kernel}(" + ", ".join(_ref(r) for r in op.refs) + ")"
+    return f"copy {_ref(op.dst)} <- {_ref(op.src)} ({op.size})"
+
+
+def format_loop(loop: Loop) -> str:
+    """A stable text form of ``loop`` (the compile cache hashes it)."""
+    kind = "while" if loop.pred is not None else "for"
+    lines = [f"loop {kind} reverse={loop.reverse} lanes={loop.lanes}"]
+    for k, b in enumerate(loop.buffers):
+        lines.append(f"  b{k}: {b.role} {short_dtype(b.dtype)}[{b.size}]")
+    for section in ("init", "cond", "body", "finish"):
+        for op in getattr(loop, section):
+            lines.append(f"  {section}: {_op(op)}")
+    if loop.pred is not None:
+        lines.append(f"  pred: {_ref(loop.pred)}")
+    for k, kernel in enumerate(loop.kernels):
+        lines.append(f"  k{k}:")
+        lines.extend("    " + line for line in format_kernel(kernel).splitlines())
+    return "\n".join(lines)

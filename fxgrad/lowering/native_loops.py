@@ -1,0 +1,287 @@
+"""``while`` and ``scan`` equations -> ``loop_ir.Loop``, when their bodies are all kernels.
+
+The body (and cond) jaxprs are lowered like any jaxpr (simplify, fuse); if every step is
+a fused kernel (or a reshape view of a buffer), the loop becomes one ``Loop``: the
+carry lives in buffers of its own, each kernel step becomes a ``Call`` writing a buffer
+of its own, and the carry update is a set of ``Copy``s after the calls (through
+temporaries when a result is another carry's current value, as in a swap). Scanned
+inputs are read in place (``Ref`` with a step) and stacked outputs written in place.
+
+``build`` returns a ``NativeLoop``: the ``Loop`` and how to fill its parameters from the
+equation's operands (``("in", i)``), constants (``("const", array)``), outputs
+(``("out", i)``) and scratch space (``("scratch", None)``), or ``None`` when a body has
+a library call (then the loop runs compiled bodies from Python, see ``control``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fxgrad.config import config
+from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
+from fxgrad.lowering import lanes as lane_analysis
+from fxgrad.lowering import loop_ir
+from fxgrad.lowering.fusion import KernelStep, Program
+from fxgrad.lowering.kernel_ir import DTYPES, Kernel
+from fxgrad.lowering.loop_ir import Buffer, Call, Copy, Loop, Ref
+
+_VIEWS = ("reshape", "squeeze")
+
+
+def _is_view(eqn: JaxprEqn) -> bool:
+    """A squeeze, or a reshape that does not transpose, of a buffer: the same bytes."""
+    name = eqn.primitive.name
+    if name not in _VIEWS or not isinstance(eqn.inputs[0], Var):
+        return False
+    return name == "squeeze" or eqn.params.get("dimensions") is None
+
+
+@dataclass(frozen=True)
+class NativeLoop:
+    """A ``Loop`` with the source of each parameter and the trip count (None: while)."""
+
+    loop: Loop
+    params: tuple[tuple[str, Any], ...]
+    length: int | None
+    max_steps: int | None
+
+
+class _NotNative(Exception):  # noqa: N818 - control flow, not an error
+    """A body has a step a native loop cannot run."""
+
+
+def _dtype(aval: Any) -> str:
+    return np.dtype(aval.dtype).name
+
+
+class _Builder:
+    def __init__(self, lower: Any):
+        self.lower = lower
+        self.kernels: list[Kernel] = []
+        self.kernel_ids: dict[Kernel, int] = {}
+        self.buffers: list[Buffer] = []
+        self.sources: dict[int, tuple[str, Any]] = {}
+
+    def buffer(
+        self, aval: Any, role: str, source: tuple[str, Any] | None = None, size: int | None = None
+    ) -> Ref:
+        """A new buffer for a value of ``aval`` (``size`` elements: a slice of it)."""
+        dtype = _dtype(aval)
+        if dtype not in DTYPES:
+            raise _NotNative(dtype)
+        size = math.prod(aval.shape) if size is None else size
+        if role == "local" and size * np.dtype(dtype).itemsize > loop_ir.LOCAL_BYTES:
+            role, source = "scratch", ("scratch", None)
+        self.buffers.append(Buffer(dtype, size, role))
+        if source is not None:
+            self.sources[len(self.buffers) - 1] = source
+        return Ref(len(self.buffers) - 1)
+
+    def operand(self, x: Any, index: int) -> Ref:
+        if isinstance(x, Literal):
+            return self.const(np.asarray(x.val, dtype=x.aval.dtype), x.aval)
+        return self.buffer(x.aval, "param", ("in", index))
+
+    def const(self, value: Any, aval: Any) -> Ref:
+        array = np.ascontiguousarray(value, dtype=aval.dtype)
+        return self.buffer(aval, "param", ("const", array))
+
+    def program(self, closed: ClosedJaxpr, in_refs: list[Ref], ops: list) -> list[Ref]:
+        """Append the steps of ``closed`` run on ``in_refs`` to ``ops``; its output refs."""
+        program: Program = self.lower(closed)
+        env: dict[Var, Ref] = {}
+        for v, value in program.consts:
+            env[v] = self.const(value, v.aval)
+        env.update(zip(program.invars, in_refs, strict=True))
+        for step in program.steps:
+            if isinstance(step, KernelStep):
+                outs = [self.buffer(v.aval, "local") for v in step.outputs]
+                refs = (*(env[v] for v in step.inputs), *outs)
+                ops.append(Call(self.kernel(step.kernel), refs))
+                env.update(zip(step.outputs, outs, strict=True))
+                continue
+            eqn = step.eqn
+            if not _is_view(eqn):
+                raise _NotNative(eqn.primitive.name)
+            env[eqn.out_binders[0]] = env[eqn.inputs[0]]
+        return [env[x] if isinstance(x, Var) else self.const(x.val, x.aval) for x in program.outs]
+
+    def kernel(self, kernel: Kernel) -> int:
+        found = self.kernel_ids.get(kernel)
+        if found is None:
+            found = self.kernel_ids[kernel] = len(self.kernels)
+            self.kernels.append(kernel)
+        return found
+
+    def carry_update(self, ops: list, state: list[Ref], results: list[Ref], avals: list) -> None:
+        """Copies ``results -> state``; a result that is another carry goes via a temporary."""
+        staged = []
+        for k, (dst, src) in enumerate(zip(state, results, strict=True)):
+            size = math.prod(avals[k].shape)
+            if src == dst:
+                continue
+            if src in state:
+                tmp = self.buffer(avals[k], "local")
+                ops.append(Copy(tmp, src, size))
+                src = tmp
+            staged.append(Copy(dst, src, size))
+        ops.extend(staged)
+
+    def finish(self, **fields: Any) -> tuple[Loop, tuple[tuple[str, Any], ...]]:
+        """The loop with parameters and scratch buffers renumbered first."""
+        order = [k for k, b in enumerate(self.buffers) if b.role != "local"]
+        order += [k for k, b in enumerate(self.buffers) if b.role == "local"]
+        new = {old: i for i, old in enumerate(order)}
+
+        def ref(r: Ref) -> Ref:
+            return Ref(new[r.buffer], r.step)
+
+        def op(o: Call | Copy) -> Call | Copy:
+            if isinstance(o, Call):
+                return Call(o.kernel, tuple(ref(r) for r in o.refs))
+            return Copy(ref(o.dst), ref(o.src), o.size)
+
+        n_params = len(self.sources)
+        loop = Loop(
+            kernels=tuple(self.kernels),
+            buffers=tuple(self.buffers[k] for k in order),
+            n_params=n_params,
+            init=tuple(op(o) for o in fields["init"]),
+            cond=tuple(op(o) for o in fields["cond"]),
+            pred=ref(fields["pred"]) if fields["pred"] is not None else None,
+            body=tuple(op(o) for o in fields["body"]),
+            finish=tuple(op(o) for o in fields["finish"]),
+            reverse=fields["reverse"],
+            lanes=fields["lanes"],
+        )
+        params = tuple(self.sources[k] for k in order[:n_params])
+        return loop, params
+
+
+def _state(b: _Builder, avals: list, init_refs: list[Ref]) -> tuple[list[Ref], list[Copy]]:
+    state = [b.buffer(a, "local") for a in avals]
+    copies = [
+        Copy(s, r, math.prod(a.shape)) for s, r, a in zip(state, init_refs, avals, strict=True)
+    ]
+    return state, copies
+
+
+def _outputs(b: _Builder, eqn: JaxprEqn, state: list[Ref], avals: list) -> list[Copy]:
+    """Copies of the final carries into the loop's first outputs."""
+    outs = [b.buffer(eqn.out_binders[i].aval, "param", ("out", i)) for i in range(len(state))]
+    return [Copy(o, s, math.prod(a.shape)) for o, s, a in zip(outs, state, avals, strict=True)]
+
+
+def _build_while(b: _Builder, eqn: JaxprEqn, allow_lanes: bool = True) -> tuple[Loop, tuple]:
+    p = eqn.params
+    nc, nb = p["cond_nconsts"], p["body_nconsts"]
+    refs = [b.operand(x, i) for i, x in enumerate(eqn.inputs)]
+    cc, bc, init = refs[:nc], refs[nc : nc + nb], refs[nc + nb :]
+    avals = list(p["body_jaxpr"].out_avals)
+    lane = lane_analysis.lane_cond(eqn) if allow_lanes else None
+    cond_jaxpr = lane[0] if lane is not None else p["cond_jaxpr"]
+    state, init_copies = _state(b, avals, init)
+    cond_ops: list = []
+    (pred,) = b.program(cond_jaxpr, [*cc, *state], cond_ops)
+    body_ops: list = []
+    results = b.program(p["body_jaxpr"], [*bc, *state], body_ops)
+    b.carry_update(body_ops, state, results, avals)
+    lanes = 0
+    if lane is not None:
+        if b.buffers[pred.buffer].size != lane[1] or not _tileable(b, cond_ops + body_ops, lane[1]):
+            # the per-lane cond only makes sense tile by tile: lower the real cond instead
+            return _build_while(_Builder(b.lower), eqn, allow_lanes=False)
+        lanes = lane[1]
+    return b.finish(
+        init=init_copies,
+        cond=cond_ops,
+        pred=pred,
+        body=body_ops,
+        finish=_outputs(b, eqn, state, avals),
+        reverse=False,
+        lanes=lanes,
+    )
+
+
+def _tileable(b: _Builder, ops: list, lanes: int) -> bool:
+    """Whether every call and copy of a lane-local loop can be restricted to a tile."""
+    for op in ops:
+        if isinstance(op, Copy):
+            sizes = {op.size, b.buffers[op.dst.buffer].size, b.buffers[op.src.buffer].size}
+            if sizes != {lanes}:
+                return False
+            continue
+        kernel = b.kernels[op.kernel]
+        if kernel.inner or (kernel.outer and kernel.outer != (lanes,)):
+            return False
+        if not kernel.outer:
+            continue
+        strides = [i.strides[0] for i in kernel.inputs] + [s.strides[0] for s in kernel.stores]
+        if any(s not in (0, 1) for s in strides) or any(i.offset for i in kernel.inputs):
+            return False
+        for ref, stride in zip(op.refs, strides, strict=True):
+            if stride == 1 and b.buffers[ref.buffer].size != lanes:
+                return False
+    return True
+
+
+def _build_scan(b: _Builder, eqn: JaxprEqn) -> tuple[Loop, tuple]:
+    p = eqn.params
+    n_consts, n_carry = p["num_consts"], p["num_carry"]
+    refs = [b.operand(x, i) for i, x in enumerate(eqn.inputs[: n_consts + n_carry])]
+    for i, x in enumerate(eqn.inputs[n_consts + n_carry :], n_consts + n_carry):
+        if isinstance(x, Literal):
+            raise _NotNative("literal xs")
+        step = math.prod(x.aval.shape[1:])
+        refs.append(Ref(b.buffer(x.aval, "param", ("in", i), size=step).buffer, step))
+    consts, init, xs = (
+        refs[:n_consts],
+        refs[n_consts : n_consts + n_carry],
+        refs[n_consts + n_carry :],
+    )
+    avals = list(p["jaxpr"].out_avals)
+    carry_avals, y_avals = avals[:n_carry], avals[n_carry:]
+    state, init_copies = _state(b, carry_avals, init)
+    body_ops: list = []
+    results = b.program(p["jaxpr"], [*consts, *state, *xs], body_ops)
+    for k, (src, aval) in enumerate(zip(results[n_carry:], y_avals, strict=True)):
+        size = math.prod(aval.shape)
+        out = b.buffer(aval, "param", ("out", n_carry + k))
+        body_ops.append(Copy(Ref(out.buffer, size), src, size))
+    b.carry_update(body_ops, state, results[:n_carry], carry_avals)
+    finish = _outputs(b, eqn, state, carry_avals)
+    return b.finish(
+        init=init_copies,
+        cond=[],
+        pred=None,
+        body=body_ops,
+        finish=finish,
+        reverse=bool(p["reverse"]),
+        lanes=0,
+    )
+
+
+def build(eqn: JaxprEqn, lower: Any) -> NativeLoop | None:
+    """The native loop of a ``while`` or ``scan`` equation, or None (see the docstring).
+
+    ``lower`` lowers a body ``ClosedJaxpr`` to a ``fusion.Program``.
+    """
+    name = eqn.primitive.name
+    try:
+        if name == "while":
+            loop, params = _build_while(_Builder(lower), eqn)
+            native = NativeLoop(loop, params, None, eqn.params["max_steps"])
+        elif name == "scan":
+            loop, params = _build_scan(_Builder(lower), eqn)
+            native = NativeLoop(loop, params, int(eqn.params["length"]), None)
+        else:
+            return None
+    except _NotNative:
+        return None
+    if config.read("enable_checks"):
+        loop_ir.verify(native.loop)
+    return native

@@ -1,0 +1,379 @@
+"""Compiled control flow: native loops, lane-local loops and compiled bodies.
+
+Every program is staged once and run three ways: compiled (``compile_jaxpr``),
+interpreted (``_executor.interpret``, the primitives' NumPy ``impl``s) and, where it is
+simple, as a plain Python loop over NumPy scalars; the results must agree exactly (the
+same kernels and the same IEEE operations in the same order). The executables' step
+kinds say which layer ran each loop, and the native loop's IR says that a 10**6-step
+loop compiles to the same code as a 10-step one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fxgrad
+import fxgrad.numpy as fnp
+from fxgrad import lax
+from fxgrad.lax import _executor
+from fxgrad.lowering import cache, compile_jaxpr, control, lower, native_loops
+
+
+def _run(fun, *args):
+    """``(compiled outputs, interpreted outputs, step kinds)`` of ``fun`` on ``args``."""
+    closed = fxgrad.make_jaxpr(fun)(*args)
+    flat = [np.asarray(a) for a in args]
+    executable = compile_jaxpr(closed)
+    compiled = [np.asarray(x) for x in executable(flat)]
+    interpreted = [np.asarray(x) for x in _executor.interpret(closed, flat)]
+    return compiled, interpreted, executable.step_kinds
+
+
+def _check(fun, *args, kind=None, rtol=0.0):
+    """Compiled == interpreted (within ``rtol`` where kernels use their own ``tanh``...)."""
+    compiled, interpreted, kinds = _run(fun, *args)
+    assert len(compiled) == len(interpreted)
+    for c, i in zip(compiled, interpreted, strict=True):
+        assert c.dtype == i.dtype and c.shape == i.shape
+        np.testing.assert_allclose(c, i, rtol=rtol, atol=0)
+    if kind is not None:
+        assert kind in kinds, kinds
+    return compiled, kinds
+
+
+def _eqn(fun, *args):
+    closed = fxgrad.make_jaxpr(fun)(*args)
+    (eqn,) = [e for e in closed.jaxpr.eqns if e.primitive.name in ("while", "scan")]
+    return eqn
+
+
+# --- native loops --------------------------------------------------------------------
+
+
+def test_fori_loop_is_a_native_loop_equal_to_a_python_loop():
+    def f(c):
+        return lax.fori_loop(0, 1000, lambda i, c: c * 0.999 + 1e-3, c)
+
+    (out,), _ = _check(f, np.float32(3.0), kind="native scan")
+    c = np.float32(3.0)
+    for _ in range(1000):
+        c = c * np.float32(0.999) + np.float32(1e-3)
+    assert out == c and out.dtype == np.float32
+
+
+def test_million_step_loop_compiles_to_the_same_code_as_ten_steps():
+    def loop(n):
+        return lambda c: lax.fori_loop(0, n, lambda i, c: c * 0.999999 + 1e-6, c)
+
+    short = native_loops.build(_eqn(loop(10), np.float32(1)), lower)
+    long = native_loops.build(_eqn(loop(10**6), np.float32(1)), lower)
+    assert short is not None and long is not None
+    assert str(short.loop) == str(long.loop)
+    assert (short.length, long.length) == (10, 10**6)
+    fxgrad.jit(loop(10))(np.float32(1))
+    compiled = cache.stats["compiled"]
+    out = fxgrad.jit(loop(10**6))(np.float32(1))
+    assert cache.stats["compiled"] == compiled  # nothing new to compile
+    assert np.isfinite(np.asarray(out))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_with_xs_and_ys(reverse):
+    def f(c, xs, ws):
+        def body(carry, x):
+            a, n = carry
+            a = a * x[0] + x[1]
+            return (a, n + 1), (a * 2.0, fnp.sum(x) > 0.0)
+
+        (a, n), ys = lax.scan(body, (c, np.int32(0)), xs, reverse=reverse)
+        return a, n, ys[0] + ws, ys[1]
+
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((7, 2)).astype(np.float32)
+    ws = rng.standard_normal(7).astype(np.float32)
+    _check(f, np.float32(0.5), xs, ws, kind="native scan")
+
+
+def test_scan_of_zero_length_and_zero_size():
+    def f(c, xs):
+        return lax.scan(lambda c, x: (c + fnp.sum(x), x * 2.0), c, xs)
+
+    _check(f, np.float64(1.0), np.zeros((0, 3)), kind="native scan")
+    _check(f, np.float64(1.0), np.zeros((4, 0)), kind="native scan")
+
+
+def test_carry_swap_and_mixed_dtypes():
+    def f(a, b, flag):
+        def body(i, s):
+            a, b, flag, k = s
+            return (b, a * 1.5, ~flag, k * np.int16(3) + np.int16(1))
+
+        return lax.fori_loop(0, 5, body, (a, b, flag, np.int16(1)))
+
+    _check(f, np.float64(1.0), np.float64(-2.0), np.bool_(True), kind="native scan")
+
+
+@pytest.mark.parametrize("bounds", [(-3, 4), (5, 2), (-7, -7), (2, 9)])
+def test_fori_loop_with_traced_int32_bounds(bounds):
+    def f(lo, hi, x):
+        return lax.fori_loop(lo, hi, lambda i, c: c * 2.0 + i.astype(np.float32), x)
+
+    lo, hi = (np.int32(b) for b in bounds)
+    (out,), _ = _check(f, lo, hi, np.float32(1.0), kind="native while")
+    c = np.float32(1.0)
+    for i in range(bounds[0], bounds[1]):
+        c = c * np.float32(2.0) + np.float32(i)
+    assert out == c
+
+
+@pytest.mark.parametrize("max_steps", [None, 0, 3, 100])
+def test_while_loop_with_max_steps(max_steps):
+    def f(x):
+        return lax.while_loop(
+            lambda c: c[0] < 50.0,
+            lambda c: (c[0] * 1.5 + 1.0, c[1] + 1),
+            (x, 0),
+            max_steps=max_steps,
+        )
+
+    (value, steps), _ = _check(f, np.float64(1.0), kind="native while")
+    expected = 0
+    c = 1.0
+    while c < 50.0 and (max_steps is None or expected < max_steps):
+        c, expected = c * 1.5 + 1.0, expected + 1
+    assert steps == expected and value == c
+
+
+def test_while_loop_with_a_large_carry_and_a_reduction_in_the_cond():
+    def f(x):
+        return lax.while_loop(lambda x: fnp.sum(x) < 1e4, lambda x: x * 1.1 + 0.5, x)
+
+    x = np.linspace(0.0, 1.0, 3001)
+    (out,), _ = _check(f, x, kind="native while")
+    ref = x.copy()
+    while ref.sum() < 1e4:
+        ref = ref * 1.1 + 0.5
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+
+
+def test_nested_native_loops():
+    def f(x):
+        def outer(i, c):
+            return lax.fori_loop(0, i, lambda j, d: d * 0.5 + j.astype(np.float64), c) + 1.0
+
+        return lax.fori_loop(0, 6, outer, x)
+
+    _check(f, np.float64(2.0))
+
+
+# --- lane-local loops (vmap of while_loop) ---------------------------------------------
+
+
+def _newton(a):
+    def cond(s):
+        x, i = s
+        return (fnp.abs(x * x - a) > 1e-6 * a) & (i < 40)
+
+    def body(s):
+        x, i = s
+        return (0.5 * (x + a / x), i + 1)
+
+    return lax.while_loop(cond, body, (a, 0))
+
+
+@pytest.mark.parametrize("n", [1, 255, 1000])
+def test_vmapped_while_loop_runs_by_tiles_of_lanes(n):
+    a = np.random.default_rng(n).uniform(0.01, 100.0, n).astype(np.float32)
+    before = control.stats["lane_loops"]
+    (x, steps), kinds = _check(fxgrad.vmap(_newton), a, kind="native while")
+    assert control.stats["lane_loops"] == before + 1
+    np.testing.assert_allclose(x, np.sqrt(a), rtol=1e-5)
+    for k in [0, n // 2, n - 1]:  # each lane ran exactly its own number of steps
+        xk, sk = (np.asarray(v) for v in _newton(a[k]))
+        assert sk == steps[k] and xk == x[k]
+
+
+def test_vmapped_while_loop_with_max_steps_and_a_batched_constant():
+    def f(a, b):
+        def one(a, b):
+            return lax.while_loop(lambda x: x < b, lambda x: x * 2.0 + 1.0, a, max_steps=4)
+
+        return fxgrad.vmap(one)(a, b)
+
+    a = np.arange(600, dtype=np.float64)
+    b = np.linspace(1.0, 5000.0, 600)
+    (out,), _ = _check(f, a, b, kind="native while")
+    ref = a.copy()
+    for _ in range(4):
+        ref = np.where(ref < b, ref * 2.0 + 1.0, ref)
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_a_vector_while_loop_with_a_global_cond_is_not_split_into_lanes():
+    def f(x):
+        return lax.while_loop(
+            lambda x: fnp.max(x) < 100.0, lambda x: fnp.where(x < 50.0, x * 3.0, x), x
+        )
+
+    before = control.stats["lane_loops"]
+    (out,), _ = _check(f, np.linspace(1.0, 2.0, 700), kind="native while")
+    assert control.stats["lane_loops"] == before
+    assert out.max() >= 100.0
+
+
+# --- compiled bodies -----------------------------------------------------------------
+
+
+def test_scan_with_a_matmul_runs_compiled_bodies():
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((8, 8)) / 3
+    xs = rng.standard_normal((5, 4, 8))
+
+    def f(w, xs):
+        def cell(h, x):
+            h = fnp.tanh(h @ w + x)
+            return h, h.sum()
+
+        return lax.scan(cell, np.zeros((4, 8)), xs)
+
+    _check(f, w, xs, kind="compiled scan", rtol=1e-14)
+    grads = fxgrad.jit(fxgrad.grad(lambda w, xs: fnp.sum(f(w, xs)[0] ** 2)))
+    closed = fxgrad.make_jaxpr(fxgrad.grad(lambda w, xs: fnp.sum(f(w, xs)[0] ** 2)))(w, xs)
+    expected = _executor.interpret(closed, [w, xs])[0]
+    np.testing.assert_allclose(np.asarray(grads(w, xs)), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_loop_whose_body_holds_a_cond():
+    def f(x):
+        def body(i, c):
+            return lax.cond(i % 3 == 0, lambda c: c * 2.0, lambda c: c - 1.0, c)
+
+        return lax.fori_loop(0, 10, body, x)
+
+    (out,), kinds = _check(f, np.float64(1.5), kind="compiled scan")
+    c = 1.5
+    for i in range(10):
+        c = c * 2.0 if i % 3 == 0 else c - 1.0
+    assert out == c
+
+
+@pytest.mark.parametrize("index", [-2, 0, 1, 2, 7])
+def test_switch_picks_the_compiled_branch(index):
+    def f(i, x):
+        return lax.switch(i, [lambda x: x + 1.0, lambda x: x * 3.0, lambda x: fnp.sin(x)], x)
+
+    (out,), _ = _check(f, np.int32(index), np.float32(0.75), kind="compiled cond", rtol=1e-6)
+    branch = min(max(index, 0), 2)
+    expected = [np.float32(1.75), np.float32(2.25), np.sin(np.float32(0.75))][branch]
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_while_loop_around_a_matmul():
+    m = np.array([[0.5, 0.1], [0.2, 0.4]])
+
+    def f(v):
+        return lax.while_loop(lambda v: fnp.sum(v) > 1e-3, lambda v: m @ v, v)
+
+    _check(f, np.array([1.0, 2.0]), kind="compiled while")
+
+
+def test_a_lowering_failure_falls_back_to_the_interpreter(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no native loop today")
+
+    monkeypatch.setattr(native_loops, "build", broken)
+    f = fxgrad.jit(lambda x: lax.fori_loop(0, 4, lambda i, c: c + i, x))
+    with pytest.warns(RuntimeWarning, match="no native loop today"):
+        out = f(np.int64(1))
+    assert int(np.asarray(out)) == 7
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    length=st.integers(0, 6),
+    reverse=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64, np.int32]),
+    width=st.integers(1, 5),
+)
+def test_scans_match_the_interpreter(length, reverse, dtype, width):
+    xs = (np.arange(length * width).reshape(length, width) % 5 - 2).astype(dtype)
+
+    def f(c, xs):
+        def body(c, x):
+            new = c * 2 + x - fnp.max(x)
+            return new, (new * x, c, x, new)
+
+        return lax.scan(body, c, xs, reverse=reverse)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # integer overflow is fine here
+        _check(f, np.ones(width, dtype), xs, kind="native scan")
+
+
+# --- products hoisted out of scans -----------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [0, 1, 6])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_products_are_hoisted_out_of_scans(length, reverse):
+    rng = np.random.default_rng(length)
+    w = rng.standard_normal((5, 5)) / 3
+    u = rng.standard_normal((3, 5))
+    xs = rng.standard_normal((length, 4, 3))
+
+    def f(w, u, xs):
+        def cell(carry, x):
+            h, acc, acc_t = carry
+            h = fnp.tanh(h @ w + x @ u)
+            return (h, acc + x.T @ h, acc_t + (h.T @ x).T), h[0]
+
+        zeros = (np.zeros((4, 5)), np.zeros((3, 5)) + 1.0, np.zeros((3, 5)))
+        return lax.scan(cell, zeros, xs, reverse=reverse)
+
+    compiled, kinds = _check(f, w, u, xs, kind="compiled scan", rtol=1e-13)
+    closed = fxgrad.make_jaxpr(f)(w, u, xs)
+    program = lower(closed)
+    outside = [s.eqn.primitive.name for s in program.steps if hasattr(s, "eqn")]
+    assert outside.count("dot_general") == 3  # x @ u before the loop, two sums after it
+    # the reference: a Python loop over NumPy
+    h, acc, acc_t = np.zeros((4, 5)), np.ones((3, 5)), np.zeros((3, 5))
+    for x in xs[::-1] if reverse else xs:
+        h = np.tanh(h @ w + x @ u)
+        acc, acc_t = acc + x.T @ h, acc_t + (h.T @ x).T
+    for got, want in zip(compiled[:3], (h, acc, acc_t), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_the_loop_verifier_rejects_broken_loops():
+    from fxgrad.lowering import loop_ir
+    from fxgrad.lowering.kernel_ir import KernelIRError
+    from fxgrad.lowering.loop_ir import Buffer, Copy, Loop, Ref
+
+    def loop(**changes):
+        fields = dict(
+            kernels=(),
+            buffers=(Buffer("float32", 1, "param"), Buffer("float32", 1, "local")),
+            n_params=1,
+            init=(Copy(Ref(1), Ref(0), 1),),
+            cond=(),
+            pred=None,
+            body=(),
+            finish=(Copy(Ref(0), Ref(1), 1),),
+        )
+        return Loop(**{**fields, **changes})
+
+    loop_ir.verify(loop())
+    assert "copy b1 <- b0 (1)" in str(loop())
+    with pytest.raises(KernelIRError, match="expected"):
+        loop_ir.verify(loop(buffers=(Buffer("float32", 1, "param"), Buffer("int32", 1, "local"))))
+    with pytest.raises(KernelIRError, match="come first"):
+        loop_ir.verify(loop(n_params=2))
+    with pytest.raises(KernelIRError, match="loop position"):
+        loop_ir.verify(loop(init=(Copy(Ref(1, step=1), Ref(0), 1),)))
+    with pytest.raises(KernelIRError, match="while loop"):
+        loop_ir.verify(loop(lanes=4))
