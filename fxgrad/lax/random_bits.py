@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -460,7 +461,18 @@ def _fma_impl(a, b, c):
         total, sum_err = _two_sum(prod, c)
         exact = total + (sum_err + prod_err)
         # Dekker's split overflows beyond ~1e300: fall back to two roundings there
-        return np.where(np.isfinite(exact), exact, a * b + c).astype(a.dtype)
+        out = np.where(np.isfinite(exact), exact, a * b + c).astype(a.dtype)
+        # below ~2**-960 the product's rounding error underflows: round the exact
+        # rational value instead (rare, so an element-by-element loop)
+        tiny = (np.abs(prod) < 2.0**-960) & (a * b != 0) & np.isfinite(c)
+        if tiny.any():
+            flat = out.reshape(-1)
+            a, b, c = (np.broadcast_to(v, out.shape).reshape(-1) for v in (a, b, c))
+            for i in np.flatnonzero(tiny):
+                flat[i] = float(
+                    Fraction(float(a[i])) * Fraction(float(b[i])) + Fraction(float(c[i]))
+                )
+        return out
 
 
 def _fma_abstract_eval(a: ShapedArray, b: ShapedArray, c: ShapedArray) -> ShapedArray:
