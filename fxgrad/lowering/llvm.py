@@ -645,19 +645,36 @@ def optimized_ir(ir_text: str, small: bool = False) -> str:
         return str(_optimize(ir_text, small)[0])
 
 
+#: objects linked into one execution engine before a fresh engine is started
+OBJECTS_PER_ENGINE = 64
+
+# Every engine ever created, and every object buffer linked into one, stay referenced
+# for the life of the process: the loaded code lives in the engine's memory, and
+# llvmlite's object files point into the Python bytes they were made from.
+_engines: list[llvm.ExecutionEngine] = []
+_linked: list[tuple[bytes, Any]] = []
+
+
 def _engine() -> llvm.ExecutionEngine:
-    engine = _state.get("engine")
-    if engine is None:
+    """The engine new objects are linked into. Each engine takes a bounded number of
+    objects: a long-lived process loads thousands of kernels, and one engine holding
+    them all grew its relocation and section tables without bound."""
+    count = _state.get("engine_objects", 0)
+    if not _engines or count >= OBJECTS_PER_ENGINE:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
-        _state["engine"] = engine
-    return engine
+        _engines.append(engine)
+        count = 0
+    _state["engine_objects"] = count + 1
+    return _engines[-1]
 
 
 def load_object(obj: bytes, names: list[str]) -> list[int]:
     """Link object code into the process; the addresses of functions ``names``."""
     with _lock:
         engine = _engine()
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        object_file = llvm.ObjectFileRef.from_data(obj)
+        _linked.append((obj, object_file))
+        engine.add_object_file(object_file)
         engine.finalize_object()
         addresses = [engine.get_function_address(n) for n in names]
     if not all(addresses):
