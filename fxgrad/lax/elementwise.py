@@ -28,14 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from fxgrad import dtypes
+from fxgrad import core, dtypes
+from fxgrad.config import config
 from fxgrad.core import Primitive, ShapedArray, Tracer, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.interpreters import batching
 from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros, jvp_rules
+from fxgrad.interpreters.transpose import is_undefined_primal
 from fxgrad.lax import _elementwise_impls as impls
 from fxgrad.lax import _special
 from fxgrad.lax._define import define_primitive
+from fxgrad.lax.shape import broadcast_in_dim, broadcast_to_shape
 
 # dtype families accepted by a row
 _ANY = "any"
@@ -130,15 +133,29 @@ _quiet = impls.quiet  # also wraps implementations in other lax families
 # ---------------------------------------------------------------------------------------
 
 
+def _staging() -> bool:
+    """Whether a ``bind`` without tracer arguments would be staged (inside ``jit`` and
+    other staging scopes) rather than evaluated."""
+    state = core._local_state
+    return state.dynamic is not state.base
+
+
 def _const(like: Any, value: float) -> Any:
-    """A scalar of ``like``'s dtype, broadcast to its shape."""
+    """A scalar of ``like``'s dtype, broadcast to its shape: an operand for the lax
+    functions of the partial rules.
+
+    Eagerly it is the NumPy array the ``broadcast_in_dim`` primitive would compute (a
+    constant needs no dispatch); while staging it is that primitive, so that jaxprs
+    carry a broadcast rather than a constant of the full shape.
+    """
     aval = get_aval(like)
+    if aval.shape and not _staging():
+        return _scalar_operand(value, aval.dtype, aval.shape)
     return full_like_aval(aval, value)
 
 
 def full_like_aval(aval: ShapedArray, value: Any) -> Any:
-    from fxgrad.lax.shape import broadcast_in_dim
-
+    """An array of type ``aval`` filled with ``value`` (a broadcast scalar)."""
     scalar = np.asarray(value, dtype=aval.dtype)
     if not aval.shape:
         return scalar
@@ -158,7 +175,7 @@ _J = {
     "log": (lambda t, out, x: div(t, x),),
     "log1p": (lambda t, out, x: div(t, add(x, _const(x, 1.0))),),
     "expm1": (lambda t, out, x: mul(t, add(out, _const(out, 1.0))),),
-    "tanh": (lambda t, out, x: mul(t, sub(_const(out, 1.0), square(out))),),
+    "tanh": (lambda t, out, x: mul(t, sub(1.0, square(out))),),
     "logistic": (lambda t, out, x: mul(t, mul(out, sub(_const(out, 1.0), out))),),
     # trigonometric
     "sin": (lambda t, out, x: mul(t, cos(x)),),
@@ -393,8 +410,6 @@ def _sub_transpose(ct, x, y):
 
 
 def _mul_transpose(ct, x, y):
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
     if is_undefined_primal(x):
         return [_mul_ct(ct, y), None]
     return [None, _mul_ct(ct, x)]
@@ -408,8 +423,6 @@ def _exact_zero_cotangents(ct: Any) -> bool:
     cotangent, and 0 * inf would otherwise be NaN. ``config.jax_compatible_where_grad``
     restores plain multiplication (and JAX's NaNs); integer cotangents need no care.
     """
-    from fxgrad.config import config
-
     return not config.read("jax_compatible_where_grad") and get_aval(ct).dtype.kind in "fc"
 
 
@@ -419,24 +432,18 @@ def _mul_ct(ct, factor):
 
 
 def _div_transpose(ct, x, y):
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
     assert is_undefined_primal(x) and not is_undefined_primal(y)
     return [_zero_safe_div(ct, y) if _exact_zero_cotangents(ct) else div(ct, y), None]
 
 
 def _zero_safe_mul_transpose(ct, x, y):
     """Linear in either operand for a fixed other one (the mask is on the first)."""
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
     if is_undefined_primal(x):
         return [_zero_safe_mul(ct, y), None]
     return [None, _zero_safe_mul(x, ct)]
 
 
 def _zero_safe_div_transpose(ct, x, y):
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
     assert is_undefined_primal(x) and not is_undefined_primal(y)
     return [_zero_safe_div(ct, y), None]
 
@@ -549,8 +556,26 @@ def _define_row(row: _Row) -> Primitive:
 _PRIMS = {row.name: _define_row(row) for row in _TABLE}
 
 
+_PY_SCALARS = (bool, int, float, complex)
+
+
 def _is_python_scalar(x: Any) -> bool:
-    return type(x) in (bool, int, float, complex)
+    return type(x) in _PY_SCALARS
+
+
+def _agree(args: tuple[Any, ...]) -> bool:
+    """Whether ``args`` are arrays or tracers of one shape and one dtype (no Python
+    scalars), which ``elementwise_args`` would return unchanged."""
+    first = None
+    for a in args:
+        if type(a) in _PY_SCALARS:
+            return False
+        aval = get_aval(a)
+        if first is None:
+            first = aval
+        elif aval is not first and (aval.shape != first.shape or aval.dtype != first.dtype):
+            return False
+    return True
 
 
 def elementwise_args(*args: Any, name: str | None = None) -> list[Any]:
@@ -559,11 +584,23 @@ def elementwise_args(*args: Any, name: str | None = None) -> list[Any]:
     With ``name``, also check that the operands share one dtype (eagerly, the primitive's
     NumPy implementation would otherwise promote silently).
     """
+    if _agree(args):  # the common case, in the rules of every derivative
+        return list(args)
     strong = [a for a in args if not _is_python_scalar(a)]
     if len(strong) < len(args):
         if strong:
-            dtype = get_aval(strong[0]).dtype
-            args = tuple(np.asarray(a, dtype=dtype) if _is_python_scalar(a) else a for a in args)
+            aval = get_aval(strong[0])
+            dtype = aval.dtype
+            # Eagerly, a scalar beside operands of one shape is filled to that shape in
+            # NumPy: the value broadcast_in_dim would give, without its dispatch.
+            fill = bool(aval.shape) and not _staging()
+            fill = fill and all(get_aval(a).shape == aval.shape for a in strong)
+            args = tuple(
+                _scalar_operand(a, dtype, aval.shape if fill else None)
+                if _is_python_scalar(a)
+                else a
+                for a in args
+            )
         else:
             dtype = dtypes.result_type(*args)
             args = tuple(np.asarray(a, dtype=dtype) for a in args)
@@ -578,13 +615,17 @@ def elementwise_args(*args: Any, name: str | None = None) -> list[Any]:
     first = shapes[0]
     if all(s == first for s in shapes):
         return list(args)
-    from fxgrad.lax.shape import broadcast_to_shape
-
     try:
         shape = np.broadcast_shapes(*shapes)
     except ValueError:
         return list(args)  # the primitive's abstract eval reports the mismatch
     return [broadcast_to_shape(a, shape) for a in args]
+
+
+def _scalar_operand(x: Any, dtype: np.dtype, shape: tuple[int, ...] | None) -> np.ndarray:
+    """Python scalar ``x`` as an array of ``dtype``, filled to ``shape`` unless None."""
+    scalar = np.asarray(x, dtype=dtype)
+    return scalar if shape is None else np.broadcast_to(scalar, shape)
 
 
 # Primitives, under the names JAX gives them (``<name>_p``).

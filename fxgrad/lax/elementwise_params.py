@@ -24,6 +24,7 @@ from fxgrad.core import ShapedArray, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.interpreters import batching
 from fxgrad.interpreters.jvp import Zero, add_tangents, instantiate_zeros
+from fxgrad.interpreters.transpose import is_undefined_primal
 from fxgrad.lax import _elementwise_impls as impls
 from fxgrad.lax._define import define_primitive
 from fxgrad.lax.elementwise import (
@@ -39,6 +40,8 @@ from fxgrad.lax.elementwise import (
     lt,
     mul,
 )
+from fxgrad.lax.shape import broadcast_in_dim, broadcast_to_shape
+from fxgrad.tree_util import tree_map
 
 
 def _integer_pow_jvp(t, x, y):
@@ -155,8 +158,6 @@ def _select_n_jvp(primals, tangents):
 
 
 def _select_n_transpose(ct, which, *cases):
-    from fxgrad.interpreters.transpose import is_undefined_primal
-
     assert not is_undefined_primal(which)
     if type(ct) is Zero:
         return [None] + [Zero(ct.aval) if is_undefined_primal(c) else None for c in cases]
@@ -182,8 +183,6 @@ def _select_n_batch(axis_size, vals, dims):
     moved = [batching.bdim_at_front(c, d, axis_size) for c, d in zip(cases, cdims, strict=True)]
     which = batching.bdim_at_front(which, wdim, axis_size)
     if get_aval(which).ndim == 1 and case_ndim > 0:
-        from fxgrad.lax.shape import broadcast_in_dim
-
         which = broadcast_in_dim(which, get_aval(moved[0]).shape, (0,))
     return select_n_p.bind(which, *moved), 0
 
@@ -205,14 +204,10 @@ def select_n(which: Any, *cases: Any) -> Any:
     args = elementwise_args(*cases)
     which_aval = get_aval(which)
     if which_aval.shape and which_aval.shape != get_aval(args[0]).shape:
-        from fxgrad.lax.shape import broadcast_to_shape
-
         shape = np.broadcast_shapes(which_aval.shape, get_aval(args[0]).shape)
         which = broadcast_to_shape(which, shape)
         args = [broadcast_to_shape(a, shape) for a in args]
     elif args and get_aval(args[0]).shape == () and which_aval.shape:
-        from fxgrad.lax.shape import broadcast_to_shape
-
         args = [broadcast_to_shape(a, which_aval.shape) for a in args]
     return select_n_p.bind(which, *args)
 
@@ -281,8 +276,6 @@ def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002 - JAX's argument nam
         if _is_python_scalar(bound):
             bound = np.asarray(bound, dtype=x_aval.dtype)
         if not get_aval(bound).shape and x_aval.shape:
-            from fxgrad.lax.shape import broadcast_in_dim
-
             bound = broadcast_in_dim(bound, x_aval.shape, ())
         args.append(bound)
     _clamp_abstract_eval(get_aval(args[0]), x_aval, get_aval(args[1]))  # eager: check shapes
@@ -344,6 +337,4 @@ batching.defvectorized(stop_gradient_p)
 
 def stop_gradient(x: Any) -> Any:
     """The identity on values whose derivative is zero (applies to every leaf of a pytree)."""
-    from fxgrad.tree_util import tree_map
-
     return tree_map(stop_gradient_p.bind, x)

@@ -65,9 +65,14 @@ def _broadcast_in_dim_abstract_eval(operand, *, shape, broadcast_dimensions):
     return ShapedArray(tuple(shape), operand.dtype, operand.weak_type)
 
 
-def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
-    from fxgrad.lax.reduction import reduce_sum
+_reduce_sum: Any = None  # fxgrad.lax.reduction.reduce_sum, once that module has loaded
 
+
+def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
+    global _reduce_sum
+    if _reduce_sum is None:
+        # reduction imports this module: its function is looked up on first use, once.
+        from fxgrad.lax.reduction import reduce_sum as _reduce_sum
     in_shape = operand.aval.shape
     if type(ct) is Zero:
         return [Zero(operand.aval)]
@@ -77,7 +82,7 @@ def _broadcast_in_dim_transpose(ct, operand, *, shape, broadcast_dimensions):
         for src, dst in enumerate(broadcast_dimensions)
         if in_shape[src] == 1 and shape[dst] != 1
     ]
-    summed = reduce_sum(ct, tuple(sorted(new_axes + expanded_axes)))
+    summed = _reduce_sum(ct, tuple(sorted(new_axes + expanded_axes)))
     return [reshape(summed, in_shape)]
 
 
