@@ -43,7 +43,8 @@ from fxgrad.interpreters.partial_eval import (
     trace_to_jaxpr,
 )
 from fxgrad.jaxpr import ClosedJaxpr, Jaxpr
-from fxgrad.lax.call import pjit_p, run_compiled
+from fxgrad.lax._executor import executable_for
+from fxgrad.lax.call import check_non_finite, pjit_p
 from fxgrad.tree_util import (
     tree_flatten,
     tree_map,
@@ -221,7 +222,17 @@ class _FastEntry:
     and how to rebuild the output pytree.
     """
 
-    __slots__ = ("jaxpr", "consts", "name", "check_finite", "weak", "out_tree", "single", "what")
+    __slots__ = (
+        "jaxpr",
+        "consts",
+        "name",
+        "check_finite",
+        "weak",
+        "out_tree",
+        "single",
+        "what",
+        "run",
+    )
 
     def __init__(self, entry: _CacheEntry, name: str, token: int):
         flags = config.trace_values(token)
@@ -233,12 +244,20 @@ class _FastEntry:
         self.out_tree = entry.out_tree
         self.single = treedef_is_leaf(entry.out_tree) and len(self.weak) == 1
         self.what = f"argument of jit({name})"
+        #: the compiled executable, fetched on the first fast call (the normal path's
+        #: ``bind`` compiles it; fetching it here would compile before that call runs)
+        self.run: Callable[[Sequence[Any]], list[Any]] | None = None
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
         vals = self.consts.copy()
         for x in leaves:  # a loop is cheaper than a comprehension for a few leaves
             vals.append(x._value if type(x) is Array else _as_value(x, self.what)._value)
-        outs = run_compiled(self.jaxpr, vals, self.name, self.check_finite)
+        run = self.run
+        if run is None:
+            run = self.run = executable_for(self.jaxpr, self.name)
+        outs = run(vals)
+        if self.check_finite:
+            check_non_finite(self.jaxpr, vals, outs, self.name)
         wrap = core._wrap_value
         if self.single:
             return wrap(outs[0], self.weak[0])

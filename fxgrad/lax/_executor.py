@@ -18,7 +18,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fxgrad import core
@@ -27,7 +27,7 @@ from fxgrad.jaxpr import ClosedJaxpr, Literal
 MAX_ENTRIES = 4096
 
 _lock = threading.Lock()
-_cache: OrderedDict[int, tuple[ClosedJaxpr, Any]] = OrderedDict()
+_cache: OrderedDict[int, tuple[ClosedJaxpr, Callable[[Sequence[Any]], list[Any]]]] = OrderedDict()
 _interpret_only = os.environ.get("FXGRAD_JIT_INTERPRET", "").strip().lower() in ("1", "true")
 
 #: compilations of jaxprs by ``execute`` in this process (tests assert on it)
@@ -58,8 +58,10 @@ class _Interpreted:
     def __init__(self, closed: ClosedJaxpr):
         self.closed = closed
 
-    def __call__(self, args: Sequence[Any]) -> list[Any]:
+    def run(self, args: Sequence[Any]) -> list[Any]:
         return interpret(self.closed, args)
+
+    __call__ = run
 
 
 def _compile(closed: ClosedJaxpr, name: str) -> Any:
@@ -78,22 +80,33 @@ def _compile(closed: ClosedJaxpr, name: str) -> Any:
             "interpreting it instead. Please report this with the jaxpr "
             "(fxgrad.make_jaxpr).",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return _Interpreted(closed)
     stats["compiles"] += 1
     return executable
 
 
-def execute(closed: ClosedJaxpr, args: Sequence[Any], name: str = "jaxpr") -> list[Any]:
-    """Run ``closed`` on NumPy values with compiled code (compiled on first use)."""
+def executable_for(
+    closed: ClosedJaxpr, name: str = "jaxpr"
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """The compiled form of ``closed`` as ``run(args) -> outputs`` (compiled on first use).
+
+    Callers that run one jaxpr many times (``jit``'s cached calls) keep it and skip the
+    cache lookup of ``execute``; it stays valid after the cache drops the jaxpr.
+    """
     entry = _cache.get(id(closed))
     if entry is None or entry[0] is not closed:
         with _lock:
             entry = _cache.get(id(closed))
             if entry is None or entry[0] is not closed:
-                entry = (closed, _compile(closed, name))
+                entry = (closed, _compile(closed, name).run)
                 _cache[id(closed)] = entry
                 while len(_cache) > MAX_ENTRIES:
                     _cache.popitem(last=False)
-    return entry[1](args)
+    return entry[1]
+
+
+def execute(closed: ClosedJaxpr, args: Sequence[Any], name: str = "jaxpr") -> list[Any]:
+    """Run ``closed`` on NumPy values with compiled code (compiled on first use)."""
+    return executable_for(closed, name)(args)

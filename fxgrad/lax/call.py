@@ -20,21 +20,16 @@ from fxgrad.lax._define import define_primitive
 from fxgrad.lax._executor import execute
 
 
-def run_compiled(jaxpr: ClosedJaxpr, args: Any, name: str, check_finite: bool) -> list[Any]:
+def _pjit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
     """``jaxpr`` applied to NumPy values ``args`` (constants first) with compiled code.
 
-    ``check_finite`` is ``debug_nans or debug_infs``, read by the caller: ``jit``'s
-    cached calls read it once per cache entry instead of once per call.
+    (``jit``'s cached calls do the same without ``bind``, holding the executable and
+    the ``debug_nans``/``debug_infs`` flags of their cache entry.)
     """
     outs = execute(jaxpr, args, name)
-    if check_finite:
-        _check_non_finite(jaxpr, args, outs, name)
+    if config.read("debug_nans") or config.read("debug_infs"):
+        check_non_finite(jaxpr, args, outs, name)
     return outs
-
-
-def _pjit_impl(*args: Any, jaxpr: ClosedJaxpr, name: str) -> list[Any]:
-    check = config.read("debug_nans") or config.read("debug_infs")
-    return run_compiled(jaxpr, args, name, check)
 
 
 def _bad(values: Any) -> bool:
@@ -48,8 +43,9 @@ def _bad(values: Any) -> bool:
     return False
 
 
-def _check_non_finite(closed: ClosedJaxpr, args: Any, outs: Any, name: str) -> None:
-    """Re-run ``closed`` equation by equation to find the first non-finite value."""
+def check_non_finite(closed: ClosedJaxpr, args: Any, outs: Any, name: str) -> None:
+    """When ``outs`` hold a value ``debug_nans``/``debug_infs`` forbids, re-run ``closed``
+    equation by equation and raise ``NaNError`` naming the first primitive producing one."""
     if not _bad(outs):
         return
     jaxpr = closed.jaxpr

@@ -131,27 +131,39 @@ def _as_buffer(value: Any, dtype: np.dtype) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def _kernel_step(step: KernelStep, slot: Callable[[Var], int]) -> Callable[[Env], None]:
-    kernel = step.kernel
-    compiled = cache.get_kernel(kernel, data_offset())
-    ins = [(slot(v), np.dtype(i.dtype)) for v, i in zip(step.inputs, kernel.inputs, strict=True)]
-    outs = [(slot(v), tuple(v.aval.shape), np.dtype(v.aval.dtype)) for v in step.outputs]
-    main = compiled.main
-    rows = kernel.outer[0] if kernel.outer else 1
-    elements = math.prod(kernel.domain)
-    if math.prod(kernel.outer) == 0:
-        runner = None
-    elif compiled.part is not None and _NUM_THREADS > 1:
-        runner = _split_runner(compiled, kernel)
-    elif rows >= 2 and elements >= PARALLEL_MIN_ELEMENTS and _NUM_THREADS > 1:
-        # a column-mode reduction streams whole rows; narrower slices of them per thread
-        # cost more in cache and TLB misses than the second core brings
-        per_thread = COLUMN_TILE if column_mode(kernel) and len(kernel.outer) == 1 else 1
-        parts = min(rows // per_thread, _NUM_THREADS)
-        runner = _rows_runner(main, _chunks(rows, parts)) if parts > 1 else None
-    else:
-        runner = None
+class _KernelParts:
+    """What running one kernel step takes: the compiled entry point, the (slot, dtype) of
+    each input, the (slot, shape, dtype) of each output, the rows of its first outer
+    axis and, for a kernel split across threads, the runner that does it."""
 
+    __slots__ = ("main", "ins", "outs", "rows", "runner")
+
+    def __init__(self, step: KernelStep, slot: Callable[[Var], int]):
+        kernel = step.kernel
+        compiled = cache.get_kernel(kernel, data_offset())
+        self.ins = [
+            (slot(v), np.dtype(i.dtype)) for v, i in zip(step.inputs, kernel.inputs, strict=True)
+        ]
+        self.outs = [(slot(v), tuple(v.aval.shape), np.dtype(v.aval.dtype)) for v in step.outputs]
+        self.main = compiled.main
+        self.rows = rows = kernel.outer[0] if kernel.outer else 1
+        elements = math.prod(kernel.domain)
+        self.runner: Callable[..., None] | None = None
+        if math.prod(kernel.outer) == 0:
+            pass
+        elif compiled.part is not None and _NUM_THREADS > 1:
+            self.runner = _split_runner(compiled, kernel)
+        elif rows >= 2 and elements >= PARALLEL_MIN_ELEMENTS and _NUM_THREADS > 1:
+            # a column-mode reduction streams whole rows; narrower slices of them per
+            # thread cost more in cache and TLB misses than the second core brings
+            per_thread = COLUMN_TILE if column_mode(kernel) and len(kernel.outer) == 1 else 1
+            parts = min(rows // per_thread, _NUM_THREADS)
+            if parts > 1:
+                self.runner = _rows_runner(compiled.main, _chunks(rows, parts))
+
+
+def _kernel_step(parts: _KernelParts) -> Callable[[Env], None]:
+    main, ins, outs, rows, runner = parts.main, parts.ins, parts.outs, parts.rows, parts.runner
     if runner is None and len(ins) == 1 and len(outs) == 1:
         return _unary_run(main, ins[0], outs[0], rows)
 
@@ -182,6 +194,44 @@ def _unary_run(main: Any, ins: tuple, outs: tuple, rows: int) -> Callable[[Env],
         if rows:
             main(a, result, 0, rows)
         env[out_slot] = result
+
+    return run
+
+
+def _direct_run(
+    parts: _KernelParts, sources: list[tuple[bool, Any]]
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """A whole program that is one single-threaded kernel with one output, as one closure:
+    no value list, no loop over steps. ``sources`` says for each kernel input whether it
+    is argument number ``value`` (True) or the constant ``value`` (False)."""
+    main, rows = parts.main, parts.rows
+    _, shape, out_dtype = parts.outs[0]
+    empty, ndarray, contiguous = np.empty, np.ndarray, np.ascontiguousarray
+    dtypes = [dt for _, dt in parts.ins]
+    if len(sources) == 1 and sources[0][0]:
+        index, in_dtype = sources[0][1], dtypes[0]
+
+        def run_unary(args: Sequence[Any]) -> list[Any]:
+            a = args[index]
+            if type(a) is not ndarray or a.dtype is not in_dtype or not a.flags.c_contiguous:
+                a = contiguous(a, dtype=in_dtype)
+            result = empty(shape, out_dtype)
+            if rows:
+                main(a, result, 0, rows)
+            return [result]
+
+        return run_unary
+    reads = [
+        (is_arg, value if is_arg else _as_buffer(value, dt), dt)
+        for (is_arg, value), dt in zip(sources, dtypes, strict=True)
+    ]
+
+    def run(args: Sequence[Any]) -> list[Any]:
+        buffers = [_as_buffer(args[value], dt) if is_arg else value for is_arg, value, dt in reads]
+        result = empty(shape, out_dtype)
+        if rows:
+            main(*buffers, result, 0, rows)
+        return [result]
 
     return run
 
@@ -319,9 +369,11 @@ class Executable:
         steps = []
         #: what each step is ("kernel", "library <name>", "native scan", ...), for tests
         self.step_kinds: list[str] = []
+        kernel_parts = []
         for step in program.steps:
             if isinstance(step, KernelStep):
-                steps.append(_kernel_step(step, slot))
+                kernel_parts.append(_KernelParts(step, slot))
+                steps.append(_kernel_step(kernel_parts[-1]))
                 self.step_kinds.append("kernel")
                 continue
             built = None
@@ -348,6 +400,13 @@ class Executable:
         self._template = template
         self._steps = steps
         self._outs = outs
+        #: ``run(args) -> outputs``: what ``__call__`` does, as a plain function (callers
+        #: that run it often keep this and skip a call layer)
+        self.run: Callable[[Sequence[Any]], list[Any]] = self._run_steps
+        if len(steps) == 1 and len(kernel_parts) == 1 and len(outs) == 1:
+            direct = self._direct(kernel_parts[0])
+            if direct is not None:
+                self.run = direct
         stats["executables"] += 1
         if config.read("log_compiles"):
             n_kernels = len(program.kernels)
@@ -356,7 +415,27 @@ class Executable:
                 f"fxgrad: built executable for {name}: {n_kernels} kernels, {n_lib} library calls"
             )
 
+    def _direct(self, parts: _KernelParts) -> Callable[[Sequence[Any]], list[Any]] | None:
+        """The program as one closure when it is a single one-threaded kernel whose one
+        output is the program's one output (``jit(lambda x: x + 1)``), else None."""
+        if parts.runner is not None or len(parts.outs) != 1 or parts.outs[0][0] != self._outs[0]:
+            return None
+        sources: list[tuple[bool, Any]] = []
+        first, end = self._first_arg, self._first_arg + self._n_args
+        for s, _ in parts.ins:
+            if first <= s < end:
+                sources.append((True, s - first))
+            elif s < first:
+                sources.append((False, self._template[s]))
+            else:
+                return None
+        return _direct_run(parts, sources)
+
     def __call__(self, args: Sequence[Any]) -> list[Any]:
+        return self.run(args)
+
+    def _run_steps(self, args: Sequence[Any]) -> list[Any]:
+        """The general call: a value list, every step in order, the outputs read off."""
         env = self._template.copy()
         first = self._first_arg
         env[first : first + self._n_args] = args
