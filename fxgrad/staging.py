@@ -14,10 +14,11 @@ NumPy buffers, in a few microseconds. Every retrace is recorded, and explained u
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "default_backend",
     "device_put",
     "devices",
+    "disable_jit",
     "eval_shape",
     "jit",
     "make_jaxpr",
@@ -461,6 +463,26 @@ def jit(
     if not callable(fun):
         raise TypeError(f"jit: expected a callable, got {type(fun).__name__}")
     return JitWrapped(fun, static_argnums, static_argnames, donate_argnums, inline)
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Iterator[None]:
+    """Inside the block, jitted functions run as plain Python, op by op (for debugging:
+    ``print`` and breakpoints see concrete values). Like ``jax.disable_jit``; the same
+    as ``config.override(disable_jit=disable)``, so it holds in the current thread only.
+
+    Example:
+      >>> import fxgrad, fxgrad.numpy as fnp
+      >>> @fxgrad.jit
+      ... def f(x):
+      ...     print(type(x).__name__)
+      ...     return x + 1
+      >>> with fxgrad.disable_jit():
+      ...     y = f(fnp.arange(2.0))
+      Array
+    """
+    with config.override(disable_jit=disable):
+        yield
 
 
 def make_jaxpr(

@@ -495,3 +495,26 @@ def test_donate_argnums_is_accepted_and_ignored():
     for _ in range(2):
         np.testing.assert_allclose(np.asarray(f(x, x)), [2.0, 2.0, 2.0])
     np.testing.assert_allclose(np.asarray(x), [1.0, 1.0, 1.0])  # still usable
+
+
+def test_disable_jit_runs_the_python_function_with_concrete_values():
+    seen = []
+
+    @fxgrad.jit
+    def f(x):
+        seen.append(type(x))
+        return x * 2.0
+
+    x = fnp.arange(3.0)
+    f(x)
+    f(x)  # cached: not traced again
+    assert len(seen) == 1 and seen[0] is not fxgrad.Array
+    with fxgrad.disable_jit():
+        np.testing.assert_array_equal(f(x), np.arange(3.0) * 2.0)
+        with fxgrad.disable_jit(False):
+            f(x)  # jit is on again in the inner block: the cached trace runs
+    assert seen[1:] == [fxgrad.Array]
+    with pytest.raises(ValueError), fxgrad.disable_jit():
+        raise ValueError("leaves the block")
+    f(x)  # leaving the block by an exception restores jit
+    assert len(seen) == 2
