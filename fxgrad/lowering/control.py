@@ -206,13 +206,19 @@ def _scan_step(eqn: JaxprEqn, slot: Slot) -> Callable[[Env], None]:
         (slot(v), tuple(v.aval.shape), np.dtype(v.aval.dtype)) for v in eqn.out_binders[n_carry:]
     ]
     sources = _ys_sources(eqn)
-    order = range(length - 1, -1, -1) if p["reverse"] else range(length)
+    reverse = p["reverse"]
+    order = range(length - 1, -1, -1) if reverse else range(length)
+    call = body.run
 
     def run(env: Env) -> None:
         args = [value if literal else env[value] for literal, value in reads]
         consts = args[:n_consts]
         carry = args[n_consts : n_consts + n_carry]
         xs = [np.asarray(x) for x in args[n_consts + n_carry :]]
+        # the slices of ``xs`` of every step, in the order they run, made in one go
+        rows = list(zip(*xs, strict=True)) if xs else [()] * length
+        if reverse:
+            rows.reverse()
         ys, targets = [], []
         for (_, shape, dtype), (kind, index) in zip(ys_outs, sources, strict=True):
             if kind == "const":
@@ -222,8 +228,8 @@ def _scan_step(eqn: JaxprEqn, slot: Slot) -> Callable[[Env], None]:
             else:
                 ys.append(stack_buffer(shape, dtype))
                 targets.append((ys[-1], index))
-        for i in order:
-            outs = body([*consts, *carry, *[x[i] for x in xs]])
+        for i, row in zip(order, rows, strict=True):
+            outs = call([*consts, *carry, *row])
             carry = outs[:n_carry]
             for y, k in targets:
                 y[i] = outs[k]

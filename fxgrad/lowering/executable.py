@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import operator
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -162,29 +163,64 @@ class _KernelParts:
                 self.runner = _rows_runner(compiled.main, _chunks(rows, parts))
 
 
-def _kernel_step(parts: _KernelParts) -> Callable[[Env], None]:
+def _kernel_step(parts: _KernelParts, fresh: dict[int, np.dtype]) -> Callable[[Env], None]:
+    """The step that runs ``parts``. ``fresh`` maps the slots written by earlier kernel
+    steps of the same executable to their dtypes: those hold new C-contiguous arrays of
+    that dtype, so an input read from one is passed without the check of ``_as_buffer``."""
     main, ins, outs, rows, runner = parts.main, parts.ins, parts.outs, parts.rows, parts.runner
     if runner is None and len(ins) == 1 and len(outs) == 1:
-        return _unary_run(main, ins[0], outs[0], rows)
+        return _unary_run(main, ins[0], outs[0], rows, fresh.get(ins[0][0]) is ins[0][1])
+    in_slots = [s for s, _ in ins]
+    checks = [(j, dt) for j, (s, dt) in enumerate(ins) if fresh.get(s) is not dt]
+    out_specs = [(shape, dt) for _, shape, dt in outs]
+    out_slots = [s for s, _, _ in outs]
+    empty, ndarray, contiguous = np.empty, np.ndarray, np.ascontiguousarray
+    if runner is None and len(outs) == 1:
+        ((out_slot, shape, out_dtype),) = outs
+
+        def run_one(env: Env) -> None:
+            buffers = [env[s] for s in in_slots]
+            for j, dt in checks:
+                a = buffers[j]
+                if type(a) is not ndarray or a.dtype is not dt or not a.flags.c_contiguous:
+                    buffers[j] = contiguous(a, dtype=dt)
+            result = empty(shape, out_dtype)
+            if rows:
+                main(*buffers, result, 0, rows)
+            env[out_slot] = result
+
+        return run_one
 
     def run(env: Env) -> None:
-        buffers = [_as_buffer(env[s], dt) for s, dt in ins]
-        results = [np.empty(shape, dt) for _, shape, dt in outs]
+        buffers = [env[s] for s in in_slots]
+        for j, dt in checks:
+            buffers[j] = _as_buffer(buffers[j], dt)
+        results = [empty(shape, dt) for shape, dt in out_specs]
         if runner is not None:
             runner(*buffers, *results)
         elif rows:
             main(*buffers, *results, 0, rows)
-        for (s, _, _), result in zip(outs, results, strict=True):
+        for s, result in zip(out_slots, results, strict=True):
             env[s] = result
 
     return run
 
 
-def _unary_run(main: Any, ins: tuple, outs: tuple, rows: int) -> Callable[[Env], None]:
-    """The common one-input, one-output, one-thread kernel step, with less Python."""
+def _unary_run(main: Any, ins: tuple, outs: tuple, rows: int, fresh: bool) -> Callable[[Env], None]:
+    """The common one-input, one-output, one-thread kernel step, with less Python
+    (``fresh``: its input is known to be a C-contiguous array of the right dtype)."""
     in_slot, in_dtype = ins
     out_slot, shape, out_dtype = outs
     empty, ndarray = np.empty, np.ndarray
+    if fresh:
+
+        def run_fresh(env: Env) -> None:
+            result = empty(shape, out_dtype)
+            if rows:
+                main(env[in_slot], result, 0, rows)
+            env[out_slot] = result
+
+        return run_fresh
 
     def run(env: Env) -> None:
         a = env[in_slot]
@@ -284,7 +320,19 @@ def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
     rows = math.prod(d for i, d in enumerate(a.aval.shape) if i not in lc)
     multiply_adds = math.prod(a.aval.shape) * math.prod(out_shape) // max(rows, 1)
     parts = min(rows, _NUM_THREADS)
+    plain = len(a.aval.shape) == len(b.aval.shape) == len(out_shape) == 2
+    if plain and tuple(lc) == (1,) and tuple(rc) == (0,):
+        # already (rows, contracted) @ (contracted, cols): no views, no reshape
+        # (``np.dot`` makes arrays of its operands as ``asarray`` would)
+        if multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available():
+            return dot
     if multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available():
+        if plain:
+
+            def matrix_product(x: Any, y: Any) -> np.ndarray:
+                return dot(left(asarray(x)), right(asarray(y)))
+
+            return matrix_product
 
         def product(x: Any, y: Any) -> np.ndarray:
             return dot(left(asarray(x)), right(asarray(y))).reshape(out_shape)
@@ -328,6 +376,14 @@ def _library_step(step: LibraryStep, slot: Callable[[Var], int]) -> Callable[[En
     reads = [(True, x.val) if isinstance(x, Literal) else (False, slot(x)) for x in eqn.inputs]
     outs = [slot(v) for v in eqn.out_binders]
     multiple = eqn.primitive.multiple_results
+    if not params and not multiple and len(reads) == 2 and not reads[0][0] and not reads[1][0]:
+        (_, first), (_, second) = reads
+        out = outs[0]
+
+        def run_binary(env: Env) -> None:
+            env[out] = impl(env[first], env[second])
+
+        return run_binary
 
     def run(env: Env) -> None:
         args = [value if literal else env[value] for literal, value in reads]
@@ -370,10 +426,13 @@ class Executable:
         #: what each step is ("kernel", "library <name>", "native scan", ...), for tests
         self.step_kinds: list[str] = []
         kernel_parts = []
+        fresh: dict[int, np.dtype] = {}  # slot -> dtype of the outputs of kernel steps
         for step in program.steps:
             if isinstance(step, KernelStep):
-                kernel_parts.append(_KernelParts(step, slot))
-                steps.append(_kernel_step(kernel_parts[-1]))
+                parts = _KernelParts(step, slot)
+                kernel_parts.append(parts)
+                steps.append(_kernel_step(parts, fresh))
+                fresh.update((s, dt) for s, _, dt in parts.outs)
                 self.step_kinds.append("kernel")
                 continue
             built = None
@@ -402,7 +461,9 @@ class Executable:
         self._outs = outs
         #: ``run(args) -> outputs``: what ``__call__`` does, as a plain function (callers
         #: that run it often keep this and skip a call layer)
-        self.run: Callable[[Sequence[Any]], list[Any]] = self._run_steps
+        self.run: Callable[[Sequence[Any]], list[Any]] = _steps_run(
+            template, self._first_arg, self._n_args, steps, outs
+        )
         if len(steps) == 1 and len(kernel_parts) == 1 and len(outs) == 1:
             direct = self._direct(kernel_parts[0])
             if direct is not None:
@@ -434,11 +495,32 @@ class Executable:
     def __call__(self, args: Sequence[Any]) -> list[Any]:
         return self.run(args)
 
-    def _run_steps(self, args: Sequence[Any]) -> list[Any]:
-        """The general call: a value list, every step in order, the outputs read off."""
-        env = self._template.copy()
-        first = self._first_arg
-        env[first : first + self._n_args] = args
-        for step in self._steps:
+
+def _steps_run(
+    template: Env, first: int, n_args: int, steps: list[Callable[[Env], None]], outs: list[int]
+) -> Callable[[Sequence[Any]], list[Any]]:
+    """The general call of an executable: a value list made from ``template`` and the
+    arguments, every step in order, the outputs read off (everything it needs bound once,
+    as it runs per step of a compiled loop body)."""
+    end = first + n_args
+    if len(outs) == 1:
+        (only,) = outs
+
+        def run_one(args: Sequence[Any]) -> list[Any]:
+            env = template.copy()
+            env[first:end] = args
+            for step in steps:
+                step(env)
+            return [env[only]]
+
+        return run_one
+    read = operator.itemgetter(*outs) if outs else (lambda env: ())
+
+    def run(args: Sequence[Any]) -> list[Any]:
+        env = template.copy()
+        env[first:end] = args
+        for step in steps:
             step(env)
-        return [env[s] for s in self._outs]
+        return list(read(env))
+
+    return run
