@@ -53,8 +53,13 @@ def _tolerance(dtype: np.dtype, override: float | None) -> float:
     return default_tolerance.get(np.dtype(dtype), 1e-5)
 
 
-def check_close(actual: Any, expected: Any, atol: float | None = None,
-                rtol: float | None = None, err_msg: str = "") -> None:
+def check_close(
+    actual: Any,
+    expected: Any,
+    atol: float | None = None,
+    rtol: float | None = None,
+    err_msg: str = "",
+) -> None:
     """Assert that two pytrees of arrays are close, with per-dtype default tolerances."""
 
     def check(a, e):
@@ -104,8 +109,9 @@ def _rand_like(rng: np.random.RandomState, x: Any) -> np.ndarray:
     return np.asarray(out, dtype=x.dtype)
 
 
-def numerical_jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any],
-                  eps: float = EPS) -> Any:
+def numerical_jvp(
+    f: Callable, primals: Sequence[Any], tangents: Sequence[Any], eps: float = EPS
+) -> Any:
     """The central-difference approximation of the JVP of ``f`` at ``primals``."""
     delta = _scalar_mul(tangents, eps)
     f_pos = f(*_add(primals, delta))
@@ -123,8 +129,15 @@ def _float_args(args: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(tree_map(lambda x: _np(x), tuple(args)))
 
 
-def check_jvp(f: Callable, f_jvp: Callable, args: Sequence[Any], atol: float | None = None,
-              rtol: float | None = None, eps: float = EPS, err_msg: str = "") -> None:
+def check_jvp(
+    f: Callable,
+    f_jvp: Callable,
+    args: Sequence[Any],
+    atol: float | None = None,
+    rtol: float | None = None,
+    eps: float = EPS,
+    err_msg: str = "",
+) -> None:
     """Check ``f_jvp(args, tangents) -> (out, out_tangent)`` against finite differences."""
     rng = np.random.RandomState(0)
     args = _float_args(args)
@@ -132,12 +145,24 @@ def check_jvp(f: Callable, f_jvp: Callable, args: Sequence[Any], atol: float | N
     v_out, t_out = f_jvp(args, tangent)
     check_close(v_out, f(*args), atol=atol, rtol=rtol, err_msg=f"{err_msg} primal output")
     t_out_expected = numerical_jvp(f, args, tangent, eps=eps)
-    check_close(t_out, t_out_expected, atol=atol, rtol=rtol,
-                err_msg=f"{err_msg} tangent vs finite differences (eps={eps})")
+    check_close(
+        t_out,
+        t_out_expected,
+        atol=atol,
+        rtol=rtol,
+        err_msg=f"{err_msg} tangent vs finite differences (eps={eps})",
+    )
 
 
-def check_vjp(f: Callable, f_vjp: Callable, args: Sequence[Any], atol: float | None = None,
-              rtol: float | None = None, eps: float = EPS, err_msg: str = "") -> None:
+def check_vjp(
+    f: Callable,
+    f_vjp: Callable,
+    args: Sequence[Any],
+    atol: float | None = None,
+    rtol: float | None = None,
+    eps: float = EPS,
+    err_msg: str = "",
+) -> None:
     """Check ``f_vjp(*args) -> (out, vjp_fun)`` with ``<J t, c> == <t, J^T c>``."""
     rng = np.random.RandomState(0)
     args = _float_args(args)
@@ -154,14 +179,23 @@ def check_vjp(f: Callable, f_vjp: Callable, args: Sequence[Any], atol: float | N
     tol_a = _tolerance(worst, atol)
     tol_r = _tolerance(worst, rtol)
     np.testing.assert_allclose(
-        ip, ip_expected, atol=tol_a, rtol=tol_r,
+        ip,
+        ip_expected,
+        atol=tol_a,
+        rtol=tol_r,
         err_msg=f"{err_msg} <t, J^T c> vs <J t, c> (finite differences, eps={eps})",
     )
 
 
-def check_grads(f: Callable, args: Sequence[Any], order: int,
-                modes: Sequence[str] = ("fwd", "rev"), atol: float | None = None,
-                rtol: float | None = None, eps: float | None = None) -> None:
+def check_grads(
+    f: Callable,
+    args: Sequence[Any],
+    order: int,
+    modes: Sequence[str] = ("fwd", "rev"),
+    atol: float | None = None,
+    rtol: float | None = None,
+    eps: float | None = None,
+) -> None:
     """Check derivatives of ``f`` at ``args`` up to ``order``, in forward and/or reverse mode.
 
     Args:
@@ -190,12 +224,21 @@ def check_grads(f: Callable, args: Sequence[Any], order: int,
 
     def _check(fun: Callable, fun_args: Sequence[Any], order_left: int, level: int) -> None:
         if "fwd" in modes:
+
             def f_jvp(a, t):
                 return jvp(fun, a, t)
 
-            check_jvp(fun, f_jvp, fun_args, atol, rtol, eps,
-                      err_msg=f"JVP (forward mode) at derivative order {level}:")
+            check_jvp(
+                fun,
+                f_jvp,
+                fun_args,
+                atol,
+                rtol,
+                eps,
+                err_msg=f"JVP (forward mode) at derivative order {level}:",
+            )
             if order_left > 1:
+
                 def fun_jvp(*a_and_t):
                     n = len(a_and_t) // 2
                     return jvp(fun, tuple(a_and_t[:n]), tuple(a_and_t[n:]))
@@ -204,16 +247,25 @@ def check_grads(f: Callable, args: Sequence[Any], order: int,
                 tangent = tree_map(lambda x: _rand_like(rng, x), _float_args(fun_args))
                 _check(fun_jvp, (*fun_args, *tangent), order_left - 1, level + 1)
         if "rev" in modes:
-            check_vjp(fun, lambda *a: vjp(fun, *a), fun_args, atol, rtol, eps,
-                      err_msg=f"VJP (reverse mode) at derivative order {level}:")
+            check_vjp(
+                fun,
+                lambda *a: vjp(fun, *a),
+                fun_args,
+                atol,
+                rtol,
+                eps,
+                err_msg=f"VJP (reverse mode) at derivative order {level}:",
+            )
             if order_left > 1:
+
                 def fun_vjp(a, ct):
                     return vjp(fun, *a)[1](ct)
 
                 out = fun(*fun_args)
                 rng = np.random.RandomState(2)
                 cotangent = tree_map(lambda x: _rand_like(rng, x), out)
-                _check(fun_vjp, (tuple(_float_args(fun_args)), cotangent), order_left - 1,
-                       level + 1)
+                _check(
+                    fun_vjp, (tuple(_float_args(fun_args)), cotangent), order_left - 1, level + 1
+                )
 
     _check(f, tuple(args), order, 1)

@@ -12,16 +12,21 @@ from fxgrad.test_util import check_close, check_grads
 from tests.op_records import all_records
 
 RECORDS = all_records()
-_VALUE_TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12,
-              np.dtype(np.complex64): 1e-5, np.dtype(np.complex128): 1e-12}
+_VALUE_TOL = {
+    np.dtype(np.float32): 1e-5,
+    np.dtype(np.float64): 1e-12,
+    np.dtype(np.complex64): 1e-5,
+    np.dtype(np.complex128): 1e-12,
+}
 
 
 def _params(records, with_dtypes=True):
     out = []
     for r in records:
         if with_dtypes:
-            out.extend(pytest.param(r, np.dtype(d), id=f"{r.name}-{np.dtype(d).name}")
-                       for d in r.dtypes)
+            out.extend(
+                pytest.param(r, np.dtype(d), id=f"{r.name}-{np.dtype(d).name}") for d in r.dtypes
+            )
         else:
             out.append(pytest.param(r, id=r.name))
     return out
@@ -53,11 +58,21 @@ def test_value_matches_numpy(record, dtype):
 
 @pytest.mark.parametrize("record", _params([r for r in RECORDS if r.grad_order], False))
 def test_grads_match_finite_differences(record):
-    dtype = np.complex128 if any(np.dtype(d).kind == "c" for d in record.dtypes) and not any(
-        np.dtype(d) == np.float64 for d in record.dtypes) else np.float64
+    dtype = (
+        np.complex128
+        if any(np.dtype(d).kind == "c" for d in record.dtypes)
+        and not any(np.dtype(d) == np.float64 for d in record.dtypes)
+        else np.float64
+    )
     args = record.make_args(_rng(record), dtype)
-    check_grads(lambda *a: _call(record, a), args, order=record.grad_order,
-                modes=record.grad_modes, atol=record.grad_tol, rtol=record.grad_tol)
+    check_grads(
+        lambda *a: _call(record, a),
+        args,
+        order=record.grad_order,
+        modes=record.grad_modes,
+        atol=record.grad_tol,
+        rtol=record.grad_tol,
+    )
 
 
 def _batch_placements(shapes):
@@ -85,14 +100,17 @@ def test_vmap_matches_loop(record):
             if ax is None:
                 args.append(record.make_args(rng, dtype)[len(args)])
                 continue
-            stacked = np.stack([record.make_args(rng, dtype)[len(args)] for _ in range(size)],
-                               axis=ax)
+            stacked = np.stack(
+                [record.make_args(rng, dtype)[len(args)] for _ in range(size)], axis=ax
+            )
             args.append(stacked)
         batched = fxgrad.vmap(lambda *a: _call(record, a), in_axes=in_axes)(*args)
         per_example = []
         for b in range(size):
-            ex = [np.take(a, b, axis=ax) if ax is not None else a
-                  for a, ax in zip(args, in_axes, strict=True)]
+            ex = [
+                np.take(a, b, axis=ax) if ax is not None else a
+                for a, ax in zip(args, in_axes, strict=True)
+            ]
             per_example.append(np.asarray(_call(record, [fxgrad.numpy.asarray(e) for e in ex])))
         expected = np.stack(per_example)
         check_close(np.asarray(batched), expected, err_msg=f"in_axes={in_axes}")
