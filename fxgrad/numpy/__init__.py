@@ -48,6 +48,8 @@ from fxgrad.numpy._sorting import *  # noqa: F403
 from fxgrad.numpy._sorting import __all__ as _sorting_all
 from fxgrad.numpy._ufuncs import *  # noqa: F403
 from fxgrad.numpy._ufuncs import __all__ as _ufuncs_all
+from fxgrad.numpy._value_tests import *  # noqa: F403
+from fxgrad.numpy._value_tests import __all__ as _value_tests_all
 
 # dtypes and constants, as NumPy names them: one scalar type per dtype of
 # fxgrad.dtypes.SUPPORTED_DTYPES (``_DTYPE_NAMES``), then NumPy's abstract types.
@@ -90,6 +92,7 @@ __all__ = [
     *_setops_all,
     *_shape_ops_all,
     *_ufuncs_all,
+    *_value_tests_all,
     "ndarray",
     *_DTYPE_NAMES,
     "dtype",
