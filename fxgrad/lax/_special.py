@@ -259,8 +259,8 @@ _LOG_PI = 1.1447298858494002
 _X0_HI = 1.4616321449683622
 _X0_LO = 9.549995429965697e-17
 
-# B_2k for k = 1..12
-_BERNOULLI = (
+# B_2k for k = 1..12 (shared with fxgrad.scipy.special.zeta)
+BERNOULLI_EVEN = (
     1 / 6,
     -1 / 30,
     1 / 42,
@@ -423,7 +423,7 @@ def _nonpositive_integer(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 # B_2k / (2k (2k - 1)), the coefficients of Stirling's series in 1/x
-_STIRLING = tuple(b / (2 * k * (2 * k - 1)) for k, b in enumerate(_BERNOULLI[:8], start=1))
+_STIRLING = tuple(b / (2 * k * (2 * k - 1)) for k, b in enumerate(BERNOULLI_EVEN[:8], start=1))
 
 
 _LGAMMA_PIECES = (
@@ -492,7 +492,7 @@ lgamma = _float_op(_lgamma64)
 # ---------------------------------------------------------------------------------------
 
 # B_2k / (2k), the coefficients of the asymptotic series of digamma in 1/x**2
-_DIGAMMA_ASYMPTOTIC = tuple(b / (2 * k) for k, b in enumerate(_BERNOULLI[:8], start=1))
+_DIGAMMA_ASYMPTOTIC = tuple(b / (2 * k) for k, b in enumerate(BERNOULLI_EVEN[:8], start=1))
 
 
 def _digamma_core(z: np.ndarray) -> np.ndarray:
@@ -551,7 +551,7 @@ digamma = _float_op(_digamma64)
 # ---------------------------------------------------------------------------------------
 
 # B_2j / (2j)!, the Euler-Maclaurin corrections of the Hurwitz zeta function
-_EULER_MACLAURIN = tuple(b / math.factorial(2 * j) for j, b in enumerate(_BERNOULLI, start=1))
+_EULER_MACLAURIN = tuple(b / math.factorial(2 * j) for j, b in enumerate(BERNOULLI_EVEN, start=1))
 _FACTORIALS = np.array([float(math.factorial(k)) for k in range(171)] + [np.inf])
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from fxgrad import lax
 from fxgrad.custom_derivatives import custom_jvp
+from fxgrad.lax._special import BERNOULLI_EVEN  # B_2 ... B_24, for the Euler-Maclaurin tail of zeta
 from fxgrad.numpy import _misc
 from fxgrad.numpy import _reductions as red
 from fxgrad.numpy import _shape_ops as shp
@@ -464,21 +465,6 @@ def i1(x: Any) -> Any:
     return _misc.bessel_ie(1, x) * half * half
 
 
-# Bernoulli numbers B_2, B_4, ..., B_24 for the Euler-Maclaurin tail of zeta
-_BERNOULLI = (
-    1 / 6,
-    -1 / 30,
-    1 / 42,
-    -1 / 30,
-    5 / 66,
-    -691 / 2730,
-    7 / 6,
-    -3617 / 510,
-    43867 / 798,
-    -174611 / 330,
-    854513 / 138,
-    -236364091 / 2730,
-)
 _ZETA_TERMS = 12  # direct terms before the Euler-Maclaurin correction
 
 
@@ -503,7 +489,7 @@ def zeta(x: Any, q: Any = None) -> Any:
     n = a + _ZETA_TERMS
     total = total + n ** (1 - s) / (s - 1) + 0.5 * n**-s
     factor = s * n ** (-s - 1)  # s (s+1) ... (s+2j-2) n^(-s-2j+1) / (2j)!, j = 1
-    for j, b2j in enumerate(_BERNOULLI, start=1):
+    for j, b2j in enumerate(BERNOULLI_EVEN, start=1):
         total = total + b2j / math.factorial(2 * j) * factor
         factor = factor * (s + 2 * j - 1) * (s + 2 * j) / (n * n)
     total = uf.where(ok, total, np.nan)
