@@ -46,23 +46,6 @@ from fxgrad.errors import (
 # Abstract values
 # ---------------------------------------------------------------------------------------
 
-_DTYPE_SHORT = {
-    "bool": "bool",
-    "int8": "i8",
-    "int16": "i16",
-    "int32": "i32",
-    "int64": "i64",
-    "uint8": "u8",
-    "uint16": "u16",
-    "uint32": "u32",
-    "uint64": "u64",
-    "float16": "f16",
-    "float32": "f32",
-    "float64": "f64",
-    "complex64": "c64",
-    "complex128": "c128",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ShapedArray:
@@ -101,7 +84,7 @@ class ShapedArray:
         return self if not self.weak_type else ShapedArray(self.shape, self.dtype, False)
 
     def str_short(self) -> str:
-        name = _DTYPE_SHORT.get(self.dtype.name, self.dtype.name)
+        name = dtypes.SHORT_NAMES.get(self.dtype.name, self.dtype.name)
         return f"{name}[{','.join(str(d) for d in self.shape)}]"
 
     def __repr__(self) -> str:

@@ -67,6 +67,24 @@ __all__ = [
 
 DTypeLike: TypeAlias = str | type | np.dtype
 
+#: the short names printed in jaxprs and kernel IR (``f32[3]``)
+SHORT_NAMES: dict[str, str] = {
+    "bool": "bool",
+    "int8": "i8",
+    "int16": "i16",
+    "int32": "i32",
+    "int64": "i64",
+    "uint8": "u8",
+    "uint16": "u16",
+    "uint32": "u32",
+    "uint64": "u64",
+    "float16": "f16",
+    "float32": "f32",
+    "float64": "f64",
+    "complex64": "c64",
+    "complex128": "c128",
+}
+
 SUPPORTED_DTYPES: tuple[np.dtype, ...] = tuple(
     np.dtype(name)
     for name in (

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from fxgrad.dtypes import SHORT_NAMES
+
 #: dtypes a kernel can hold, by NumPy name
 DTYPES: tuple[str, ...] = (
     "bool",
@@ -44,19 +46,7 @@ DTYPES: tuple[str, ...] = (
     "float64",
 )
 
-_SHORT = {
-    "bool": "bool",
-    "int8": "i8",
-    "int16": "i16",
-    "int32": "i32",
-    "int64": "i64",
-    "uint8": "u8",
-    "uint16": "u16",
-    "uint32": "u32",
-    "uint64": "u64",
-    "float32": "f32",
-    "float64": "f64",
-}
+_SHORT = {name: SHORT_NAMES[name] for name in DTYPES}
 
 COMBINERS: tuple[str, ...] = ("add", "mul", "max", "min", "and", "or", "xor")
 
