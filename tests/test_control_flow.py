@@ -105,6 +105,27 @@ def test_scan_matches_loop_and_differentiates():
     np.testing.assert_allclose(np.asarray(g), fd, rtol=1e-6)
 
 
+def test_reverse_mode_of_scan_reads_constants_and_inputs_without_stacking_them():
+    # the weight is a loop constant and x a scanned input: reverse mode must read them as
+    # they are, not save a copy of each per step as a residual
+    rng = np.random.default_rng(0)
+    w, xs = rng.standard_normal((7, 7)) / 3, rng.standard_normal((11, 3, 7))
+
+    def loss(w, xs):
+        def cell(h, x):
+            return fnp.tanh(h @ w + x) * x, None
+
+        return lax.scan(cell, fnp.ones((3, 7)), xs)[0].sum()
+
+    closed = fxgrad.make_jaxpr(fxgrad.grad(loss, argnums=(0, 1)))(w, xs)
+    forward, backward = [e for e in closed.jaxpr.eqns if e.primitive.name == "scan"]
+    assert (11, 7, 7) not in [tuple(v.aval.shape) for v in forward.out_binders]
+    assert closed.jaxpr.invars[1] in backward.inputs
+    assert backward.params["num_consts"] >= 1
+    check_grads(loss, (w, xs), order=2, modes=("rev",))
+    check_grads(fxgrad.jit(loss), (w, xs), order=1, modes=("rev",))
+
+
 def test_scan_reverse_pytrees_and_length():
     def f(w, xs):
         def body(carry, x):

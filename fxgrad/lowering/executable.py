@@ -38,7 +38,7 @@ from fxgrad.lowering.llvm_loops import column_mode
 #: kernels over fewer elements than this run on the calling thread
 PARALLEL_MIN_ELEMENTS = 1 << 17
 #: matrix products of at least this many multiply-adds are split by rows across threads
-PARALLEL_PRODUCT = 1 << 28
+PARALLEL_PRODUCT = 1 << 25
 
 Env = list[Any]
 
@@ -318,15 +318,19 @@ def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
     out_shape = tuple(eqn.out_binders[0].aval.shape)
     asarray, dot = np.asarray, blas.on_one_thread(np.dot)
     rows = math.prod(d for i, d in enumerate(a.aval.shape) if i not in lc)
+    contracted = math.prod(a.aval.shape[i] for i in lc)
     multiply_adds = math.prod(a.aval.shape) * math.prod(out_shape) // max(rows, 1)
-    parts = min(rows, _NUM_THREADS)
+    # split the longer of the rows and the contracted axis (a weight gradient ``x.T @ dz``
+    # over a long batch has few rows and a long contraction)
+    by_rows = rows >= contracted
+    parts = min(rows if by_rows else contracted, _NUM_THREADS)
     plain = len(a.aval.shape) == len(b.aval.shape) == len(out_shape) == 2
-    if plain and tuple(lc) == (1,) and tuple(rc) == (0,):
+    serial = multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available()
+    if plain and tuple(lc) == (1,) and tuple(rc) == (0,) and serial:
         # already (rows, contracted) @ (contracted, cols): no views, no reshape
         # (``np.dot`` makes arrays of its operands as ``asarray`` would)
-        if multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available():
-            return dot
-    if multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available():
+        return dot
+    if serial:
         if plain:
 
             def matrix_product(x: Any, y: Any) -> np.ndarray:
@@ -338,6 +342,8 @@ def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
             return dot(left(asarray(x)), right(asarray(y))).reshape(out_shape)
 
         return product
+    if not by_rows:
+        return _split_contraction(left, right, _chunks(contracted, parts), out_shape)
     bounds = _chunks(rows, parts)
     empty = np.empty
 
@@ -348,6 +354,33 @@ def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
         return out.reshape(out_shape)
 
     return split_product
+
+
+def _split_contraction(
+    left: Callable[[np.ndarray], np.ndarray],
+    right: Callable[[np.ndarray], np.ndarray],
+    bounds: list[tuple[int, int]],
+    out_shape: tuple[int, ...],
+) -> Callable[..., np.ndarray]:
+    """A product whose contracted axis is split across threads, the partial products
+    summed (the sum is associated differently from one BLAS call's, as a reduction
+    reordered by ``jit`` may be)."""
+    asarray, dot = np.asarray, blas.on_one_thread(np.dot)
+
+    def split_sum(x: Any, y: Any) -> np.ndarray:
+        lhs, rhs = left(asarray(x)), right(asarray(y))
+        partial: list[Any] = [None] * len(bounds)
+
+        def part(k: int, lo: int, hi: int) -> None:
+            partial[k] = dot(lhs[:, lo:hi], rhs[lo:hi])
+
+        _run_parallel([lambda k=k, lo=lo, hi=hi: part(k, lo, hi) for k, (lo, hi) in enumerate(bounds)])
+        total = partial[0]
+        for term in partial[1:]:
+            np.add(total, term, out=total)
+        return total.reshape(out_shape)
+
+    return split_sum
 
 
 def _as_matrix(

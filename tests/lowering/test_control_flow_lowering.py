@@ -377,3 +377,34 @@ def test_the_loop_verifier_rejects_broken_loops():
         loop_ir.verify(loop(init=(Copy(Ref(1, step=1), Ref(0), 1),)))
     with pytest.raises(KernelIRError, match="while loop"):
         loop_ir.verify(loop(lanes=4))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_constants_read_transposed_are_transposed_once_before_the_loop(reverse):
+    rng = np.random.default_rng(5)
+    w, v = rng.standard_normal((5, 5)) / 3, rng.standard_normal((4, 5))
+    hs = rng.standard_normal((6, 4, 5))
+
+    def f(w, v, hs):
+        def cell(carry, h):
+            return fnp.tanh(carry @ w.T + h) + (v.T @ h).sum() / 10, None
+
+        return lax.scan(cell, np.zeros((4, 5)), hs, reverse=reverse)[0]
+
+    (compiled,), _ = _check(f, w, v, hs, kind="compiled scan", rtol=1e-13)
+    program = lower(fxgrad.make_jaxpr(f)(w, v, hs))
+    (scan,) = [s.eqn for s in program.steps if getattr(s, "eqn", None) is not None]
+    dims = [
+        e.params["dimension_numbers"]
+        for e in scan.params["jaxpr"].jaxpr.eqns
+        if e.primitive.name == "dot_general"
+    ]
+    assert dims == [(((1,), (0,)), ((), ()))] * 2  # both read row-major
+    want = np.zeros((4, 5))
+    for h in hs[::-1] if reverse else hs:
+        want = np.tanh(want @ w.T + h) + (v.T @ h).sum() / 10
+    np.testing.assert_allclose(compiled, want, rtol=1e-12)
+    loss = lambda w: f(w, v, hs).sum()  # noqa: E731
+    np.testing.assert_allclose(
+        fxgrad.jit(fxgrad.grad(loss))(w), fxgrad.grad(loss)(w), rtol=1e-12, atol=1e-14
+    )

@@ -161,9 +161,10 @@ def test_column_reductions_split_across_threads(threads, dtype):
         (((700, 300), (300, 200)), ((1,), (0,))),
         (((40, 30, 300), (40, 30, 500)), ((0, 1), (0, 1))),
         (((300, 700), (200, 300)), ((0,), (1,))),
+        (((3000, 40), (3000, 50)), ((0,), (0,))),  # long contraction: split and summed
     ],
 )
-def test_big_matrix_products_split_by_rows_across_threads(threads, monkeypatch, shapes, dims):
+def test_big_matrix_products_split_across_threads(threads, monkeypatch, shapes, dims):
     monkeypatch.setattr(executable, "PARALLEL_PRODUCT", 1 << 20)
     rng = np.random.default_rng(3)
     a, b = (rng.standard_normal(s) for s in shapes)

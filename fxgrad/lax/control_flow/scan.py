@@ -35,6 +35,7 @@ from fxgrad.interpreters.partial_eval import (
     trace_to_jaxpr,
 )
 from fxgrad.interpreters.transpose import is_undefined_primal, transpose_jaxpr
+from fxgrad.jaxpr import ClosedJaxpr, Jaxpr, Var
 from fxgrad.lax._define import define_primitive
 from fxgrad.lax.control_flow.common import (
     check_same_types,
@@ -179,6 +180,41 @@ def _zeros_like_tangent(x: Any) -> Any:
     return array_ops.zeros(tangent_aval(get_aval(x)))
 
 
+def _forward_input_residuals(
+    known: ClosedJaxpr,
+    num_res: int,
+    const_uk: list[bool],
+    carry_uk: list[bool],
+    xs_uk: list[bool],
+) -> tuple[ClosedJaxpr, list[tuple[str, int]]]:
+    """Residuals of the known body that are its own const or xs inputs need not be stacked
+    per step: the unknown scan reads the outer value (a const as a const: a weight matrix
+    ``W`` is not copied ``length`` times; an xs as its xs). Returns the known body without
+    those outputs and, per residual, ``("const", i)``/``("xs", i)`` (known const/xs ``i``)
+    or ``("res", j)`` (the known scan's ``j``-th remaining residual)."""
+    if num_res == 0:
+        return known, []
+    jaxpr = known.jaxpr
+    n_kc, n_kcarry = const_uk.count(False), carry_uk.count(False)
+    invars = list(jaxpr.invars)
+    const_vars = {v: i for i, v in enumerate(invars[:n_kc])}
+    xs_vars = {v: i for i, v in enumerate(invars[n_kc + n_kcarry :])}
+    n_kept = len(jaxpr.outs) - num_res
+    sources, kept = [], list(range(n_kept))
+    for k, out in enumerate(jaxpr.outs[n_kept:]):
+        if isinstance(out, Var) and out in const_vars:
+            sources.append(("const", const_vars[out]))
+        elif isinstance(out, Var) and out in xs_vars:
+            sources.append(("xs", xs_vars[out]))
+        else:
+            sources.append(("res", len(kept) - n_kept))
+            kept.append(n_kept + k)
+    if len(kept) == len(jaxpr.outs):
+        return known, sources
+    body = Jaxpr(jaxpr.in_binders, jaxpr.eqns, tuple(jaxpr.outs[i] for i in kept), jaxpr.num_consts)
+    return ClosedJaxpr(body, known.consts), sources
+
+
 def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, reverse):
     n_xs = len(tracers) - num_consts - num_carry
     n_ys = len(jaxpr.out_avals) - num_carry
@@ -193,6 +229,7 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
         jaxpr, [*const_uk, *carry_uk, *xs_uk], [*carry_uk, *([False] * n_ys)]
     )
     ys_uk = out_uk[num_carry:]
+    known, sources = _forward_input_residuals(known, num_res, const_uk, carry_uk, xs_uk)
     consts, init, xs = _split(tracers, num_consts, num_carry)
     # Known scan: (known consts, known carry, known xs) -> (known carry, known ys, res).
     k_consts = [t.pval.const for t, u in zip(consts, const_uk, strict=True) if not u]
@@ -211,18 +248,28 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
         reverse=reverse,
     )
     k_carry_out, k_ys, residuals = _split(known_outs, n_k_carry, n_k_ys)
-    # Unknown scan: residuals are per-iteration inputs (xs) of the unknown body, whose
-    # inputs are (res, unknown consts, unknown carry, unknown xs).
+    # Unknown scan: inputs (unknown consts, invariant residuals, unknown carry, per-step
+    # residuals, unknown xs); its body reads residuals first, then the unknown inputs.
     n_u_consts = const_uk.count(True)
     n_u_carry = carry_uk.count(True)
     n_u_xs = xs_uk.count(True)
+    invariant, per_step = [], []  # (body input index, outer value)
+    for i, source in enumerate(sources):
+        kind, j = source
+        if kind == "const":
+            invariant.append((i, trace.pure(k_consts[j])))
+        else:
+            outer = k_xs[j] if kind == "xs" else residuals[j]
+            per_step.append((i, trace.pure(outer)))
     from fxgrad.lax.control_flow.common import reorder_jaxpr
 
+    first_u = num_res + n_u_consts
     in_perm = [
-        *range(num_res, num_res + n_u_consts),
-        *range(num_res + n_u_consts, num_res + n_u_consts + n_u_carry),
-        *range(num_res),
-        *range(num_res + n_u_consts + n_u_carry, num_res + n_u_consts + n_u_carry + n_u_xs),
+        *range(num_res, first_u),
+        *(i for i, _ in invariant),
+        *range(first_u, first_u + n_u_carry),
+        *(i for i, _ in per_step),
+        *range(first_u + n_u_carry, first_u + n_u_carry + n_u_xs),
     ]
     unknown_body = reorder_jaxpr(unknown, in_perm, None)
     u_consts = [t for t, u in zip(consts, const_uk, strict=True) if u]
@@ -234,10 +281,10 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, num_consts, num_carry, length, 
     u_xs = [t for t, u in zip(xs, xs_uk, strict=True) if u]
     staged = trace.stage(
         scan_p,
-        [*u_consts, *u_init, *(trace.pure(r) for r in residuals), *u_xs],
+        [*u_consts, *(v for _, v in invariant), *u_init, *(v for _, v in per_step), *u_xs],
         {
             "jaxpr": unknown_body,
-            "num_consts": n_u_consts,
+            "num_consts": n_u_consts + len(invariant),
             "num_carry": n_u_carry,
             "length": length,
             "reverse": reverse,
