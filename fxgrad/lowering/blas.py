@@ -9,6 +9,12 @@ executable calls BLAS with one thread, ``openblas_set_num_threads_local`` (OpenB
 splits a big product by rows across its own thread pool, whose waits block instead of
 spinning, as it splits big kernels. With another BLAS (MKL, Accelerate, a system library
 without that entry point) products run unchanged, threaded by the library.
+
+Native loops (``loop_ir.Gemm``) call the same OpenBLAS's ``cblas_sgemm``/``cblas_dgemm``
+from generated code. ``gemm_entry_points`` finds them (only under names whose integer
+width is known: NumPy's ILP64 ``scipy_cblas_?gemm64_``/``cblas_?gemm64_`` or the LP64
+``scipy_cblas_?gemm``); generated code calls them as ``GEMM_SYMBOLS[dtype]``, names the
+LLVM backend binds to their addresses, so cached object code holds no address.
 """
 
 from __future__ import annotations
@@ -22,22 +28,56 @@ from typing import Any
 
 import numpy as np
 
+#: the symbols generated code calls for a matrix product, by dtype
+GEMM_SYMBOLS = {"float32": "fxgrad_blas_sgemm", "float64": "fxgrad_blas_dgemm"}
+
+# (prefix, suffix, integer bits) of cblas names whose integer width is known
+_GEMM_NAMES = (("scipy_cblas_", "64_", 64), ("cblas_", "64_", 64), ("scipy_cblas_", "", 32))
+
 
 @functools.cache
-def _set_local_threads() -> Any:
-    """``openblas_set_num_threads_local`` of the OpenBLAS NumPy loaded, or None."""
+def _openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS NumPy bundles (the one with per-thread thread counts), or None."""
     directory = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
     for path in sorted(glob.glob(os.path.join(directory, "*openblas*"))):
         try:
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        setter = getattr(library, "openblas_set_num_threads_local", None)
-        if setter is not None:
-            # no ``argtypes``: ctypes passes a Python int as a C int unconverted, which
-            # halves the cost of a call made twice per product inside loops
-            setter.restype = ctypes.c_int
-            return setter
+        if getattr(library, "openblas_set_num_threads_local", None) is not None:
+            return library
+    return None
+
+
+@functools.cache
+def _set_local_threads() -> Any:
+    """``openblas_set_num_threads_local`` of the OpenBLAS NumPy loaded, or None."""
+    library = _openblas()
+    if library is None:
+        return None
+    setter = library.openblas_set_num_threads_local
+    # no ``argtypes``: ctypes passes a Python int as a C int unconverted, which halves
+    # the cost of a call made twice per product inside loops
+    setter.restype = ctypes.c_int
+    return setter
+
+
+@functools.cache
+def gemm_entry_points() -> tuple[int, dict[str, int]] | None:
+    """``(integer bits, {dtype: address})`` of the bundled OpenBLAS's ``cblas_?gemm``
+    (row-major ``C = alpha op(A) op(B) + beta C``), or None without one."""
+    library = _openblas()
+    if library is None:
+        return None
+    for prefix, suffix, bits in _GEMM_NAMES:
+        found = {}
+        for dtype, letter in (("float32", "s"), ("float64", "d")):
+            entry = getattr(library, f"{prefix}{letter}gemm{suffix}", None)
+            if entry is None:
+                break
+            found[dtype] = ctypes.cast(entry, ctypes.c_void_p).value
+        else:
+            return bits, found
     return None
 
 

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
-from fxgrad.lowering import cache, native_loops
+from fxgrad.lowering import blas, cache, native_loops
+from fxgrad.lowering.loop_ir import Gemm
 
 Env = list[Any]
 Slot = Callable[[Var], int]
@@ -110,6 +111,8 @@ def _native_step(
 ) -> tuple[str, Callable[[Env], None]]:
     loop = native.loop
     main = cache.get_loop(loop, data_offset).main
+    if any(isinstance(op, Gemm) for op in loop.body + loop.cond):
+        main = blas.on_one_thread(main)  # the products of one step are small
     fills: list[tuple[str, Any, Any]] = []  # (kind, slot / value / shape, dtype)
     outs: list[tuple[int, int]] = []  # (slot, parameter)
     for j, (kind, value) in enumerate(native.params):

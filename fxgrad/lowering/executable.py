@@ -374,7 +374,9 @@ def _split_contraction(
         def part(k: int, lo: int, hi: int) -> None:
             partial[k] = dot(lhs[:, lo:hi], rhs[lo:hi])
 
-        _run_parallel([lambda k=k, lo=lo, hi=hi: part(k, lo, hi) for k, (lo, hi) in enumerate(bounds)])
+        _run_parallel(
+            [lambda k=k, lo=lo, hi=hi: part(k, lo, hi) for k, (lo, hi) in enumerate(bounds)]
+        )
         total = partial[0]
         for term in partial[1:]:
             np.add(total, term, out=total)

@@ -655,11 +655,24 @@ _engines: list[llvm.ExecutionEngine] = []
 _linked: list[tuple[bytes, Any]] = []
 
 
+def _bind_library_symbols() -> None:
+    """Bind the names generated code calls into libraries (``blas.GEMM_SYMBOLS``) to
+    their addresses in this process, for every engine's linker."""
+    from fxgrad.lowering import blas
+
+    found = blas.gemm_entry_points()
+    if found is not None:
+        for dtype, address in found[1].items():
+            llvm.add_symbol(blas.GEMM_SYMBOLS[dtype], address)
+
+
 def _engine() -> llvm.ExecutionEngine:
     """The engine new objects are linked into. Each engine takes a bounded number of
     objects: a long-lived process loads thousands of kernels, and one engine holding
     them all grew its relocation and section tables without bound."""
     count = _state.get("engine_objects", 0)
+    if not _engines:
+        _bind_library_symbols()
     if not _engines or count >= OBJECTS_PER_ENGINE:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
         _engines.append(engine)

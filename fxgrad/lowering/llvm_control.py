@@ -6,7 +6,8 @@ entry point: the NumPy arrays of the loop's parameters, then the range of loop s
 Local buffers are ``alloca``s: once the kernel bodies are inlined, LLVM's scalar
 replacement keeps a scalar carry in registers across iterations, so a loop of scalar
 arithmetic is a loop of a few instructions. A copy is ``llvm.memcpy`` (a register move
-after that promotion).
+after that promotion). A ``Gemm`` calls the BLAS entry point ``blas.GEMM_SYMBOLS[dtype]``
+(row-major ``cblas_?gemm``), a name the engine binds when it links the object.
 
 A lane-local loop (``Loop.lanes``) runs as an outer loop over tiles of
 ``loop_ir.TILE_LANES`` lanes; inside it, the while loop of that tile calls each vector
@@ -18,12 +19,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from fxgrad.lowering import loop_ir
+from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering.llvm import IRFunction, mtype
 from fxgrad.lowering.llvm_loops import KernelCodegen
-from fxgrad.lowering.loop_ir import Call, Copy, Loop, Ref
+from fxgrad.lowering.loop_ir import Call, Copy, Gemm, Loop, Ref
 
 _MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)"
+_MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
+# CBLAS enumerations
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
 class _LoopCodegen:
@@ -78,6 +82,8 @@ class _LoopCodegen:
         for op in ops:
             if isinstance(op, Call):
                 self._call(fn, op, pos, tile)
+            elif isinstance(op, Gemm):
+                self._gemm(fn, op, pos)
             else:
                 self._copy(fn, op, pos, tile)
 
@@ -92,6 +98,31 @@ class _LoopCodegen:
         args = [f"ptr {self._address(fn, r, pos)}" for r in op.refs]
         fname = f"{self.name}_k{op.kernel}_body"
         fn.line(f"call fastcc void @{fname}({', '.join(args)}, i64 {lo}, i64 {hi})")
+
+    def _gemm(self, fn: IRFunction, op: Gemm, pos: str) -> None:
+        if op.m == 0 or op.n == 0:
+            return
+        out = self._address(fn, op.out, pos)
+        if op.k == 0:
+            self.decls.add(_MEMSET)
+            size = op.m * op.n * np.dtype(op.dtype).itemsize
+            fn.line(f"call void @llvm.memset.p0.i64(ptr {out}, i8 0, i64 {size}, i1 false)")
+            return
+        real, index = mtype(op.dtype), f"i{op.index_bits}"
+        symbol = blas.GEMM_SYMBOLS[op.dtype]
+        self.decls.add(
+            f"declare void @{symbol}(i32, i32, i32, {index}, {index}, {index}, {real}, ptr, "
+            f"{index}, ptr, {index}, {real}, ptr, {index})"
+        )
+        lda = op.m if op.trans_a else op.k
+        ldb = op.k if op.trans_b else op.n
+        a, b = self._address(fn, op.a, pos), self._address(fn, op.b, pos)
+        flags = [_TRANS if t else _NO_TRANS for t in (op.trans_a, op.trans_b)]
+        fn.line(
+            f"call void @{symbol}(i32 {_ROW_MAJOR}, i32 {flags[0]}, i32 {flags[1]}, "
+            f"{index} {op.m}, {index} {op.n}, {index} {op.k}, {real} 1.0, ptr {a}, "
+            f"{index} {lda}, ptr {b}, {index} {ldb}, {real} 0.0, ptr {out}, {index} {op.n})"
+        )
 
     def _copy(self, fn: IRFunction, op: Copy, pos: str, tile: tuple[str, str] | None) -> None:
         itemsize = np.dtype(self.loop.buffers[op.src.buffer].dtype).itemsize

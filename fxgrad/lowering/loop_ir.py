@@ -15,8 +15,9 @@ The entry point runs loop steps ``t`` in ``[start, end)`` (the caller passes the
 count at run time, so a 10-step and a 10**6-step loop share their code). Each step:
 
 1. ``cond`` calls, then stop unless the bool buffer ``pred`` is true (while loops);
-2. ``body``: kernel ``Call``s and ``Copy``s, in order (the carry update is a copy from
-   the body's results into the carry buffers, after the calls).
+2. ``body``: kernel ``Call``s, ``Gemm``s (matrix products, a BLAS call on the CPU) and
+   ``Copy``s, in order (the carry update is a copy from the body's results into the
+   carry buffers, after the calls).
 
 A counted loop (``pred is None``) has position ``t``, or ``end - 1 - t`` when
 ``reverse``. ``init`` copies run before the first step and ``finish`` copies after the
@@ -76,6 +77,31 @@ class Copy:
 
 
 @dataclass(frozen=True, slots=True)
+class Gemm:
+    """``out = op(a) @ op(b)``: ``(m, k)`` by ``(k, n)`` into row-major ``(m, n)``.
+
+    ``a`` is stored row-major ``(m, k)``, or ``(k, m)`` when ``trans_a``; ``b`` is
+    ``(k, n)``, or ``(n, k)`` when ``trans_b``. ``dtype`` is float32 or float64.
+    ``index_bits`` is the integer width of the library entry point that runs it (part of
+    its ABI, so of the cache key). With ``k == 0`` the product is zeros.
+    """
+
+    dtype: str
+    m: int
+    n: int
+    k: int
+    trans_a: bool
+    trans_b: bool
+    a: Ref
+    b: Ref
+    out: Ref
+    index_bits: int = 64
+
+
+Op = Call | Gemm | Copy
+
+
+@dataclass(frozen=True, slots=True)
 class Loop:
     """A native loop over fused kernels: see the module docstring."""
 
@@ -85,7 +111,7 @@ class Loop:
     init: tuple[Copy, ...]
     cond: tuple[Call, ...]
     pred: Ref | None
-    body: tuple[Call | Copy, ...]
+    body: tuple[Op, ...]
     finish: tuple[Copy, ...]
     reverse: bool = False
     lanes: int = 0
@@ -118,6 +144,19 @@ def _check_ref(loop: Loop, ref: Ref, dtype: str | None, what: str) -> None:
         _fail(loop, f"{what}: only parameters are indexed by the loop position")
 
 
+def _check_gemm(loop: Loop, op: Gemm) -> None:
+    if op.dtype not in ("float32", "float64") or min(op.m, op.n, op.k) < 0:
+        _fail(loop, f"gemm: bad product {op}")
+    if op.index_bits not in (32, 64):
+        _fail(loop, f"gemm: bad index width {op.index_bits}")
+    operands = ((op.a, op.m * op.k, "a"), (op.b, op.k * op.n, "b"), (op.out, op.m * op.n, "out"))
+    for ref, size, what in operands:
+        _check_ref(loop, ref, op.dtype, f"gemm {what}")
+        held = ref.step or loop.buffers[ref.buffer].size
+        if held != size:
+            _fail(loop, f"gemm {what}: b{ref.buffer} holds {held} elements, expected {size}")
+
+
 def verify(loop: Loop) -> None:
     """Raise ``KernelIRError`` unless ``loop`` satisfies the invariants of the IR."""
     for k, buffer in enumerate(loop.buffers):
@@ -133,6 +172,8 @@ def verify(loop: Loop) -> None:
                 _fail(loop, f"call of k{op.kernel}: {len(op.refs)} buffers for {len(dtypes)}")
             for ref, dtype in zip(op.refs, dtypes, strict=True):
                 _check_ref(loop, ref, dtype, f"call of k{op.kernel}")
+        elif isinstance(op, Gemm):
+            _check_gemm(loop, op)
         else:
             _check_ref(loop, op.src, None, "copy")
             _check_ref(loop, op.dst, loop.buffers[op.src.buffer].dtype, "copy")
@@ -146,9 +187,15 @@ def _ref(ref: Ref) -> str:
     return f"b{ref.buffer}" + (f"[i*{ref.step}]" if ref.step else "")
 
 
-def _op(op: Call | Copy) -> str:
+def _op(op: Op) -> str:
     if isinstance(op, Call):
         return f"call k{op.kernel}(" + ", ".join(_ref(r) for r in op.refs) + ")"
+    if isinstance(op, Gemm):
+        flags = ("T" if op.trans_a else "N") + ("T" if op.trans_b else "N")
+        return (
+            f"gemm {short_dtype(op.dtype)} {op.m}x{op.k}x{op.n} {flags} i{op.index_bits} "
+            f"{_ref(op.out)} <- {_ref(op.a)}, {_ref(op.b)}"
+        )
     return f"copy {_ref(op.dst)} <- {_ref(op.src)} ({op.size})"
 
 

@@ -1,20 +1,24 @@
 """``while`` and ``scan`` equations -> ``loop_ir.Loop``, when their bodies are all kernels.
 
 The body (and cond) jaxprs are lowered like any jaxpr (simplify, fuse); if every step is
-a fused kernel (or a reshape view of a buffer), the loop becomes one ``Loop``: the
-carry lives in buffers of its own, each kernel step becomes a ``Call`` writing a buffer
-of its own, and the carry update is a set of ``Copy``s after the calls (through
-temporaries when a result is another carry's current value, as in a swap). Scanned
-inputs are read in place (``Ref`` with a step) and stacked outputs written in place.
+a fused kernel, a matrix product BLAS can run (a float ``dot_general`` of 1-D or 2-D
+operands without batch axes) or a reshape view of a buffer, the loop becomes one
+``Loop``: the carry lives in buffers of its own, each kernel step becomes a ``Call`` and
+each product a ``Gemm``, writing a buffer of its own, and the carry update is a set of
+``Copy``s after the calls (through temporaries when a result is another carry's current
+value, as in a swap). Scanned inputs are read in place (``Ref`` with a step) and stacked
+outputs written in place.
 
 ``build`` returns a ``NativeLoop``: the ``Loop`` and how to fill its parameters from the
 equation's operands (``("in", i)``), constants (``("const", array)``), outputs
 (``("out", i)``) and scratch space (``("scratch", None)``), or ``None`` when a body has
-a library call (then the loop runs compiled bodies from Python, see ``control``).
+another library call (then the loop runs compiled bodies from Python, see
+``control``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,11 +27,11 @@ import numpy as np
 
 from fxgrad.config import config
 from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
+from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering import lanes as lane_analysis
-from fxgrad.lowering import loop_ir
 from fxgrad.lowering.fusion import KernelStep, Program
 from fxgrad.lowering.kernel_ir import DTYPES, Kernel
-from fxgrad.lowering.loop_ir import Buffer, Call, Copy, Loop, Ref
+from fxgrad.lowering.loop_ir import Buffer, Call, Copy, Gemm, Loop, Op, Ref
 
 _VIEWS = ("reshape", "squeeze")
 
@@ -105,6 +109,14 @@ class _Builder:
                 env.update(zip(step.outputs, outs, strict=True))
                 continue
             eqn = step.eqn
+            if eqn.primitive.name == "dot_general":
+                operands = [
+                    env[x] if isinstance(x, Var) else self.const(x.val, x.aval) for x in eqn.inputs
+                ]
+                out = self.buffer(eqn.out_binders[0].aval, "local")
+                ops.append(_gemm(eqn, *operands, out))
+                env[eqn.out_binders[0]] = out
+                continue
             if not _is_view(eqn):
                 raise _NotNative(eqn.primitive.name)
             env[eqn.out_binders[0]] = env[eqn.inputs[0]]
@@ -140,9 +152,11 @@ class _Builder:
         def ref(r: Ref) -> Ref:
             return Ref(new[r.buffer], r.step)
 
-        def op(o: Call | Copy) -> Call | Copy:
+        def op(o: Op) -> Op:
             if isinstance(o, Call):
                 return Call(o.kernel, tuple(ref(r) for r in o.refs))
+            if isinstance(o, Gemm):
+                return dataclasses.replace(o, a=ref(o.a), b=ref(o.b), out=ref(o.out))
             return Copy(ref(o.dst), ref(o.src), o.size)
 
         n_params = len(self.sources)
@@ -160,6 +174,26 @@ class _Builder:
         )
         params = tuple(self.sources[k] for k in order[:n_params])
         return loop, params
+
+
+def _gemm(eqn: JaxprEqn, a: Ref, b: Ref, out: Ref) -> Gemm:
+    """The ``Gemm`` of a ``dot_general`` BLAS can run, or ``_NotNative``."""
+    entry = blas.gemm_entry_points()
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    x, y = eqn.inputs
+    dtype = _dtype(x.aval)
+    if entry is None or lb or rb or dtype not in ("float32", "float64"):
+        raise _NotNative("dot_general")
+    if _dtype(y.aval) != dtype or _dtype(eqn.out_binders[0].aval) != dtype:
+        raise _NotNative("dot_general")
+    xs, ys = tuple(x.aval.shape), tuple(y.aval.shape)
+    if not (1 <= len(xs) <= 2 and 1 <= len(ys) <= 2 and len(lc) == len(rc) == 1):
+        raise _NotNative("dot_general")
+    (left,), (right,) = lc, rc
+    # a 1-D left operand is one row (1, k), a 1-D right operand one column (k, 1)
+    trans_a, m = (left == 0 and len(xs) == 2), (xs[1 - left] if len(xs) == 2 else 1)
+    trans_b, n = (right == 1), (ys[1 - right] if len(ys) == 2 else 1)
+    return Gemm(dtype, m, n, xs[left], trans_a, trans_b, a, b, out, entry[0])
 
 
 def _state(b: _Builder, avals: list, init_refs: list[Ref]) -> tuple[list[Ref], list[Copy]]:
@@ -210,6 +244,8 @@ def _build_while(b: _Builder, eqn: JaxprEqn, allow_lanes: bool = True) -> tuple[
 def _tileable(b: _Builder, ops: list, lanes: int) -> bool:
     """Whether every call and copy of a lane-local loop can be restricted to a tile."""
     for op in ops:
+        if isinstance(op, Gemm):
+            return False
         if isinstance(op, Copy):
             sizes = {op.size, b.buffers[op.dst.buffer].size, b.buffers[op.src.buffer].size}
             if sizes != {lanes}:

@@ -22,8 +22,8 @@ differently, so results may differ in the last bits, as any reordering of a redu
   one RNN step (32x128 by 128x128); the products are the same sums of the same factors.
 
 XLA does neither of the first two; for ``grad`` of an RNN they turn three of the five
-small products per step into three big ones. A rewrite is skipped when the values it would stack exceed
-``MAX_STACKED_BYTES``.
+small products per step into three big ones. A rewrite is skipped when the values it
+would stack exceed ``MAX_STACKED_BYTES``.
 
 ``transposed_products`` lets BLAS write a transposed product directly.
 """

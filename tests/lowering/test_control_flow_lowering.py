@@ -229,7 +229,7 @@ def test_a_vector_while_loop_with_a_global_cond_is_not_split_into_lanes():
 # --- compiled bodies -----------------------------------------------------------------
 
 
-def test_scan_with_a_matmul_runs_compiled_bodies():
+def test_scan_with_a_matmul_is_a_native_loop_calling_blas():
     rng = np.random.default_rng(1)
     w = rng.standard_normal((8, 8)) / 3
     xs = rng.standard_normal((5, 4, 8))
@@ -241,7 +241,7 @@ def test_scan_with_a_matmul_runs_compiled_bodies():
 
         return lax.scan(cell, np.zeros((4, 8)), xs)
 
-    _check(f, w, xs, kind="compiled scan", rtol=1e-14)
+    _check(f, w, xs, kind="native scan", rtol=1e-14)
     grads = fxgrad.jit(fxgrad.grad(lambda w, xs: fnp.sum(f(w, xs)[0] ** 2)))
     closed = fxgrad.make_jaxpr(fxgrad.grad(lambda w, xs: fnp.sum(f(w, xs)[0] ** 2)))(w, xs)
     expected = _executor.interpret(closed, [w, xs])[0]
@@ -279,7 +279,64 @@ def test_while_loop_around_a_matmul():
     def f(v):
         return lax.while_loop(lambda v: fnp.sum(v) > 1e-3, lambda v: m @ v, v)
 
-    _check(f, np.array([1.0, 2.0]), kind="compiled while")
+    _check(f, np.array([1.0, 2.0]), kind="native while")
+
+
+def test_without_a_blas_entry_point_products_run_compiled_bodies(monkeypatch):
+    monkeypatch.setattr(native_loops.blas, "gemm_entry_points", lambda: None)
+    m = np.array([[0.5, 0.1], [0.2, 0.4]])
+
+    def f(v):
+        return lax.while_loop(lambda v: fnp.sum(v) > 1e-3, lambda v: m @ v, v)
+
+    (out,), _ = _check(f, np.array([1.0, 2.0]), kind="compiled while")
+    v = np.array([1.0, 2.0])
+    while v.sum() > 1e-3:
+        v = m @ v
+    np.testing.assert_array_equal(out, v)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape, dims",
+    [
+        ((4, 3), (3, 5), ((1,), (0,))),
+        ((3, 4), (3, 5), ((0,), (0,))),
+        ((4, 3), (5, 3), ((1,), (1,))),
+        ((3, 4), (5, 3), ((0,), (1,))),
+        ((3,), (3, 5), ((0,), (0,))),
+        ((4, 3), (3,), ((1,), (0,))),
+        ((3,), (3,), ((0,), (0,))),
+        ((4, 0), (0, 5), ((1,), (0,))),  # empty contraction: zeros
+        ((0, 3), (3, 5), ((1,), (0,))),  # empty product
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_products_in_native_loops_match_the_interpreter(a_shape, b_shape, dims, dtype):
+    rng = np.random.default_rng(len(a_shape) * 10 + len(b_shape))
+    xs = rng.standard_normal((3, *a_shape)).astype(dtype)
+    w = rng.standard_normal(b_shape).astype(dtype)
+
+    def f(w, xs):
+        def cell(s, x):
+            # the left operand depends on the carry, so the product stays in the loop
+            product = lax.dot_general(x * s, w, (dims, ((), ())))
+            return s + fnp.sum(product) * dtype(1e-3), product
+
+        return lax.scan(cell, dtype(1.0), xs)
+
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    (s, ys), kinds = _check(f, w, xs, kind="native scan", rtol=tol)
+    want_s, want_ys = dtype(1.0), []
+    for x in xs:
+        product = np.tensordot(x * want_s, w, dims).astype(dtype)
+        want_ys.append(product)
+        want_s = dtype(want_s + product.sum() * dtype(1e-3))
+    np.testing.assert_allclose(ys, np.array(want_ys).reshape(ys.shape), rtol=tol, atol=tol)
+    np.testing.assert_allclose(s, want_s, rtol=tol)
+    closed = fxgrad.make_jaxpr(f)(w, xs)
+    (scan,) = [e for e in closed.jaxpr.eqns if e.primitive.name == "scan"]
+    native = native_loops.build(scan, lower)
+    assert native is not None and "gemm" in str(native.loop)
 
 
 def test_a_lowering_failure_falls_back_to_the_interpreter(monkeypatch):
@@ -335,7 +392,7 @@ def test_products_are_hoisted_out_of_scans(length, reverse):
         zeros = (np.zeros((4, 5)), np.zeros((3, 5)) + 1.0, np.zeros((3, 5)))
         return lax.scan(cell, zeros, xs, reverse=reverse)
 
-    compiled, kinds = _check(f, w, u, xs, kind="compiled scan", rtol=1e-13)
+    compiled, kinds = _check(f, w, u, xs, kind="native scan", rtol=1e-13)
     closed = fxgrad.make_jaxpr(f)(w, u, xs)
     program = lower(closed)
     outside = [s.eqn.primitive.name for s in program.steps if hasattr(s, "eqn")]
@@ -352,7 +409,7 @@ def test_products_are_hoisted_out_of_scans(length, reverse):
 def test_the_loop_verifier_rejects_broken_loops():
     from fxgrad.lowering import loop_ir
     from fxgrad.lowering.kernel_ir import KernelIRError
-    from fxgrad.lowering.loop_ir import Buffer, Copy, Loop, Ref
+    from fxgrad.lowering.loop_ir import Buffer, Copy, Gemm, Loop, Ref
 
     def loop(**changes):
         fields = dict(
@@ -377,6 +434,13 @@ def test_the_loop_verifier_rejects_broken_loops():
         loop_ir.verify(loop(init=(Copy(Ref(1, step=1), Ref(0), 1),)))
     with pytest.raises(KernelIRError, match="while loop"):
         loop_ir.verify(loop(lanes=4))
+    product = Gemm("float32", 1, 1, 1, False, False, Ref(0), Ref(1), Ref(1))
+    loop_ir.verify(loop(body=(product,)))
+    assert "gemm f32 1x1x1 NN i64 b1 <- b0, b1" in str(loop(body=(product,)))
+    with pytest.raises(KernelIRError, match="holds 1 elements, expected 2"):
+        loop_ir.verify(loop(body=(Gemm("float32", 1, 1, 2, False, False, Ref(0), Ref(1), Ref(1)),)))
+    with pytest.raises(KernelIRError, match="bad product"):
+        loop_ir.verify(loop(body=(Gemm("int32", 1, 1, 1, False, False, Ref(0), Ref(1), Ref(1)),)))
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -391,7 +455,7 @@ def test_constants_read_transposed_are_transposed_once_before_the_loop(reverse):
 
         return lax.scan(cell, np.zeros((4, 5)), hs, reverse=reverse)[0]
 
-    (compiled,), _ = _check(f, w, v, hs, kind="compiled scan", rtol=1e-13)
+    (compiled,), _ = _check(f, w, v, hs, kind="native scan", rtol=1e-13)
     program = lower(fxgrad.make_jaxpr(f)(w, v, hs))
     (scan,) = [s.eqn for s in program.steps if getattr(s, "eqn", None) is not None]
     dims = [
