@@ -35,14 +35,14 @@ from typing import Any
 import numpy as np
 
 from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
-from fxgrad.lowering import blas, cache, native_loops
+from fxgrad.lowering import blas, cache, loop_ir, native_loops
 from fxgrad.lowering.loop_ir import Gemm
 
 Env = list[Any]
 Slot = Callable[[Var], int]
 
 #: no while loop runs more steps than this (the native loop's step range)
-UNBOUNDED = 1 << 62
+UNBOUNDED = loop_ir.UNBOUNDED
 #: compiled bodies kept for reuse across executables
 MAX_BODIES = 1024
 
@@ -111,7 +111,7 @@ def _native_step(
 ) -> tuple[str, Callable[[Env], None]]:
     loop = native.loop
     main = cache.get_loop(loop, data_offset).main
-    if any(isinstance(op, Gemm) for op in loop.body + loop.cond):
+    if any(isinstance(op, Gemm) for op in loop_ir.walk(loop.body + loop.cond)):
         main = blas.on_one_thread(main)  # the products of one step are small
     fills: list[tuple[str, Any, Any]] = []  # (kind, slot / value / shape, dtype)
     outs: list[tuple[int, int]] = []  # (slot, parameter)

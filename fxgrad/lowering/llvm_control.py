@@ -22,7 +22,7 @@ import numpy as np
 from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering.llvm import IRFunction, mtype
 from fxgrad.lowering.llvm_loops import KernelCodegen
-from fxgrad.lowering.loop_ir import Call, Copy, Gemm, Loop, Ref
+from fxgrad.lowering.loop_ir import Branch, Call, Copy, Gemm, Loop, Nested, Ref
 
 _MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)"
 _MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
@@ -46,14 +46,14 @@ class _LoopCodegen:
             self.decls |= codegen.decls
         fn = IRFunction(self.decls)
         self._pointers(fn)
-        self._sequence(fn, self.loop.init, "0", None)
+        self._sequence(fn, self.loop.init, ("0",), None)
         if self.loop.lanes:
             fn.loop("0", str(self.loop.lanes), lambda lo: self._tile(fn, lo), loop_ir.TILE_LANES)
         elif self.loop.pred is None:
             fn.loop("%start", "%end", lambda t: self._counted_step(fn, t))
         else:
-            self._while(fn, None, lambda t: self._sequence(fn, self.loop.body, "0", None))
-        self._sequence(fn, self.loop.finish, "0", None)
+            self._while(fn, None, lambda t: self._sequence(fn, self.loop.body, ("0",), None))
+        self._sequence(fn, self.loop.finish, ("0",), None)
         params = ", ".join(f"ptr %a{j}" for j in range(self.loop.n_params))
         functions.append(fn.text(f"void @{self.name}({params}, i64 %start, i64 %end)"))
         text = "\n".join(sorted(self.decls)) + "\n\n" + "\n".join(functions)
@@ -67,27 +67,36 @@ class _LoopCodegen:
             else:
                 self.ptrs.append(fn.alloca(f"[{max(buffer.size, 1)} x {mtype(buffer.dtype)}]"))
 
-    def _address(self, fn: IRFunction, ref: Ref, pos: str, lane: str | None = None) -> str:
-        """The address of ``ref`` at loop position ``pos`` (and element ``lane``)."""
+    def _address(self, fn: IRFunction, ref: Ref, pos: tuple, lane: str | None = None) -> str:
+        """The address of ``ref`` at loop positions ``pos`` (the loop's, then those of the
+        nested loops around the op) and element ``lane``."""
         mt = mtype(self.loop.buffers[ref.buffer].dtype)
-        offset = fn.inst(f"mul i64 {pos}, {ref.step}") if ref.step else None
+        offset = None
+        for position, step in zip(pos, (ref.step, *ref.inner), strict=False):
+            if step:
+                term = fn.inst(f"mul i64 {position}, {step}")
+                offset = term if offset is None else fn.inst(f"add i64 {offset}, {term}")
         if lane is not None:
             offset = lane if offset is None else fn.inst(f"add i64 {offset}, {lane}")
         if offset is None:
             return self.ptrs[ref.buffer]
         return fn.inst(f"getelementptr inbounds {mt}, ptr {self.ptrs[ref.buffer]}, i64 {offset}")
 
-    def _sequence(self, fn: IRFunction, ops: tuple, pos: str, tile: tuple[str, str] | None):
-        """Emit calls and copies at loop position ``pos`` (on lanes ``tile`` if given)."""
+    def _sequence(self, fn: IRFunction, ops: tuple, pos: tuple, tile: tuple[str, str] | None):
+        """Emit ``ops`` at loop positions ``pos`` (on lanes ``tile`` if given)."""
         for op in ops:
             if isinstance(op, Call):
                 self._call(fn, op, pos, tile)
             elif isinstance(op, Gemm):
                 self._gemm(fn, op, pos)
+            elif isinstance(op, Nested):
+                self._nested(fn, op, pos)
+            elif isinstance(op, Branch):
+                self._branch(fn, op, pos)
             else:
                 self._copy(fn, op, pos, tile)
 
-    def _call(self, fn: IRFunction, op: Call, pos: str, tile: tuple[str, str] | None) -> None:
+    def _call(self, fn: IRFunction, op: Call, pos: tuple, tile: tuple[str, str] | None) -> None:
         kernel = self.loop.kernels[op.kernel]
         if 0 in kernel.outer:
             return
@@ -99,7 +108,7 @@ class _LoopCodegen:
         fname = f"{self.name}_k{op.kernel}_body"
         fn.line(f"call fastcc void @{fname}({', '.join(args)}, i64 {lo}, i64 {hi})")
 
-    def _gemm(self, fn: IRFunction, op: Gemm, pos: str) -> None:
+    def _gemm(self, fn: IRFunction, op: Gemm, pos: tuple) -> None:
         if op.m == 0 or op.n == 0:
             return
         out = self._address(fn, op.out, pos)
@@ -124,7 +133,7 @@ class _LoopCodegen:
             f"{index} {lda}, ptr {b}, {index} {ldb}, {real} 0.0, ptr {out}, {index} {op.n})"
         )
 
-    def _copy(self, fn: IRFunction, op: Copy, pos: str, tile: tuple[str, str] | None) -> None:
+    def _copy(self, fn: IRFunction, op: Copy, pos: tuple, tile: tuple[str, str] | None) -> None:
         itemsize = np.dtype(self.loop.buffers[op.src.buffer].dtype).itemsize
         if op.size == 0:
             return
@@ -142,13 +151,50 @@ class _LoopCodegen:
         if self.loop.reverse:
             last = fn.inst("add i64 %start, %end")
             pos = fn.inst(f"sub i64 {fn.inst(f'sub i64 {last}, 1')}, {t}")
-        self._sequence(fn, self.loop.body, pos, None)
+        self._sequence(fn, self.loop.body, (pos,), None)
+
+    def _nested(self, fn: IRFunction, op: Nested, pos: tuple) -> None:
+        """A loop inside the body: init, the counted (or guarded) steps, finish."""
+        self._sequence(fn, op.init, pos, None)
+
+        def step(t: str) -> None:
+            position = fn.inst(f"sub i64 {op.length - 1}, {t}") if op.reverse else t
+            self._sequence(fn, op.body, (*pos, position), None)
+
+        guard = None
+        if op.pred is not None:
+            pred = op.pred
+
+            def guard() -> str:
+                self._sequence(fn, op.cond, (*pos, "0"), None)
+                value = fn.inst(f"load i8, ptr {self._address(fn, pred, pos)}")
+                return fn.inst(f"icmp ne i8 {value}, 0")
+
+        fn.loop("0", str(op.length), step, guard=guard)
+        self._sequence(fn, op.finish, pos, None)
+
+    def _branch(self, fn: IRFunction, op: Branch, pos: tuple) -> None:
+        """The case of the clamped index, as a chain of tests."""
+        mt = mtype(op.dtype)
+        raw = fn.inst(f"load {mt}, ptr {self._address(fn, op.index, pos)}")
+        unsigned = np.dtype(op.dtype).kind in "ub"
+        if mt != "i64":
+            raw = fn.inst(f"{'zext' if unsigned else 'sext'} {mt} {raw} to i64")
+        last = len(op.cases) - 1
+        if not unsigned:
+            negative = fn.inst(f"icmp slt i64 {raw}, 0")
+            raw = fn.inst(f"select i1 {negative}, i64 0, i64 {raw}")
+        beyond = fn.inst(f"icmp ugt i64 {raw}, {last}")
+        index = fn.inst(f"select i1 {beyond}, i64 {last}, i64 {raw}")
+        for k, case in enumerate(op.cases):
+            hit = fn.inst(f"icmp eq i64 {index}, {k}")
+            fn.branch_if(hit, lambda case=case: self._sequence(fn, case, pos, None))
 
     def _while(self, fn: IRFunction, tile: tuple[str, str] | None, body) -> None:
         """``for (t = start; t < end && cond(); t++) body(t)``: cond runs before each step."""
 
         def active() -> str:
-            self._sequence(fn, self.loop.cond, "0", tile)
+            self._sequence(fn, self.loop.cond, ("0",), tile)
             return self._predicate(fn, tile)
 
         fn.loop("%start", "%end", body, guard=active)
@@ -157,13 +203,13 @@ class _LoopCodegen:
         """The cond's result (any lane of the tile's, for a lane-local loop) as an i1."""
         assert self.loop.pred is not None
         if tile is None:
-            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, '0')}")
+            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, ('0',))}")
             return fn.inst(f"icmp ne i8 {value}, 0")
         flag = fn.alloca("i8")
         fn.line(f"store i8 0, ptr {flag}")
 
         def lane(i: str) -> None:
-            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, '0', i)}")
+            value = fn.inst(f"load i8, ptr {self._address(fn, self.loop.pred, ('0',), i)}")
             old = fn.inst(f"load i8, ptr {flag}")
             fn.line(f"store i8 {fn.inst(f'or i8 {old}, {value}')}, ptr {flag}")
 
@@ -175,7 +221,7 @@ class _LoopCodegen:
         below = fn.inst(f"icmp slt i64 {end}, {self.loop.lanes}")
         hi = fn.inst(f"select i1 {below}, i64 {end}, i64 {self.loop.lanes}")
         tile = (lo, hi)
-        self._while(fn, tile, lambda t: self._sequence(fn, self.loop.body, "0", tile))
+        self._while(fn, tile, lambda t: self._sequence(fn, self.loop.body, ("0",), tile))
 
 
 def render_loop(loop: Loop, name: str, data_offset: int) -> tuple[str, list[str]]:

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from fxgrad.lowering.kernel_ir import DTYPES, Kernel, KernelIRError, format_kernel, short_dtype
 
 #: local buffers up to this many bytes are kept on the stack (bigger ones are scratch)
@@ -53,10 +55,13 @@ class Buffer:
 
 @dataclass(frozen=True, slots=True)
 class Ref:
-    """Buffer ``buffer`` advanced by ``step * position`` elements (0: the whole buffer)."""
+    """Buffer ``buffer`` advanced by ``step * position`` elements (0: the whole buffer),
+    and by ``inner[d - 1] * position_d`` for the position of the loop nested at depth
+    ``d`` (a ``Nested`` loop's scanned slice of a value of the outer body)."""
 
     buffer: int
     step: int = 0
+    inner: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +103,37 @@ class Gemm:
     index_bits: int = 64
 
 
-Op = Call | Gemm | Copy
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A loop inside a loop's body (a ``while`` or ``scan`` of the body's jaxpr).
+
+    Runs ``init``, then steps ``t`` in ``[0, length)`` (each after ``cond``, while the
+    bool buffer ``pred`` is true, when ``pred`` is given), then ``finish``. The position
+    of a step is ``t`` (``length - 1 - t`` when ``reverse``); refs read it through their
+    ``inner[depth - 1]``.
+    """
+
+    depth: int
+    length: int
+    init: tuple[Op, ...]
+    cond: tuple[Op, ...]
+    pred: Ref | None
+    body: tuple[Op, ...]
+    finish: tuple[Op, ...]
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """Run ``cases[index]`` for the integer (or bool) scalar in ``index``, clamped to
+    ``[0, len(cases) - 1]`` (a ``cond``/``switch`` inside a loop's body)."""
+
+    index: Ref
+    dtype: str
+    cases: tuple[tuple[Op, ...], ...]
+
+
+Op = Call | Gemm | Copy | Nested | Branch
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +153,23 @@ class Loop:
 
     def __str__(self) -> str:
         return format_loop(self)
+
+
+#: the trip count of a while loop without ``max_steps`` (it stops on its predicate)
+UNBOUNDED = 1 << 62
+
+
+def walk(ops: tuple) -> list[Op]:
+    """``ops`` and every op nested in them (bodies of nested loops, cases of branches)."""
+    found: list[Op] = []
+    for op in ops:
+        found.append(op)
+        if isinstance(op, Nested):
+            found += walk((*op.init, *op.cond, *op.body, *op.finish))
+        elif isinstance(op, Branch):
+            for case in op.cases:
+                found += walk(case)
+    return found
 
 
 def rows(kernel: Kernel) -> int:
@@ -152,7 +204,8 @@ def _check_gemm(loop: Loop, op: Gemm) -> None:
     operands = ((op.a, op.m * op.k, "a"), (op.b, op.k * op.n, "b"), (op.out, op.m * op.n, "out"))
     for ref, size, what in operands:
         _check_ref(loop, ref, op.dtype, f"gemm {what}")
-        held = ref.step or loop.buffers[ref.buffer].size
+        innermost = [step for step in (ref.step, *ref.inner) if step]
+        held = innermost[-1] if innermost else loop.buffers[ref.buffer].size
         if held != size:
             _fail(loop, f"gemm {what}: b{ref.buffer} holds {held} elements, expected {size}")
 
@@ -164,8 +217,33 @@ def verify(loop: Loop) -> None:
             _fail(loop, f"b{k}: bad buffer {buffer}")
         if (buffer.role != "local") != (k < loop.n_params):
             _fail(loop, f"b{k}: parameters and scratch buffers come first")
-    for op in (*loop.init, *loop.cond, *loop.body, *loop.finish):
-        if isinstance(op, Call):
+    _check_ops(loop, (*loop.init, *loop.cond, *loop.body, *loop.finish), 0)
+    if loop.pred is not None:
+        _check_ref(loop, loop.pred, "bool", "pred")
+    if loop.lanes and loop.pred is None:
+        _fail(loop, "a lane-local loop is a while loop")
+
+
+def _check_ops(loop: Loop, ops: tuple, depth: int) -> None:
+    """Check ``ops`` run at nesting ``depth`` (0: the body of the loop itself)."""
+    for op in ops:
+        for ref in _refs(op):
+            if len(ref.inner) > depth:
+                _fail(loop, f"{_op(op)}: b{ref.buffer} indexed by a loop it is not inside")
+        if isinstance(op, Nested):
+            if op.depth != depth + 1 or op.length < 0:
+                _fail(loop, f"nested loop at depth {depth + 1}: bad {op.depth}, {op.length}")
+            if op.pred is not None:
+                _check_ref(loop, op.pred, "bool", "nested pred")
+            _check_ops(loop, (*op.init, *op.finish), depth)
+            _check_ops(loop, (*op.cond, *op.body), depth + 1)
+        elif isinstance(op, Branch):
+            _check_ref(loop, op.index, op.dtype, "branch index")
+            if np.dtype(op.dtype).kind not in "iub" or not op.cases:
+                _fail(loop, f"branch on {op.dtype} with {len(op.cases)} cases")
+            for case in op.cases:
+                _check_ops(loop, case, depth)
+        elif isinstance(op, Call):
             kernel = loop.kernels[op.kernel]
             dtypes = [i.dtype for i in kernel.inputs] + [s.dtype for s in kernel.stores]
             if len(op.refs) != len(dtypes):
@@ -177,14 +255,46 @@ def verify(loop: Loop) -> None:
         else:
             _check_ref(loop, op.src, None, "copy")
             _check_ref(loop, op.dst, loop.buffers[op.src.buffer].dtype, "copy")
-    if loop.pred is not None:
-        _check_ref(loop, loop.pred, "bool", "pred")
-    if loop.lanes and loop.pred is None:
-        _fail(loop, "a lane-local loop is a while loop")
+
+
+def _refs(op: Op) -> tuple[Ref, ...]:
+    """The refs ``op`` itself reads or writes (not those of the ops it contains)."""
+    if isinstance(op, Call):
+        return op.refs
+    if isinstance(op, Gemm):
+        return (op.a, op.b, op.out)
+    if isinstance(op, Copy):
+        return (op.dst, op.src)
+    if isinstance(op, Branch):
+        return (op.index,)
+    return (op.pred,) if op.pred is not None else ()
+
+
+_POSITIONS = "ijklmnopqrs"
 
 
 def _ref(ref: Ref) -> str:
-    return f"b{ref.buffer}" + (f"[i*{ref.step}]" if ref.step else "")
+    terms = [f"i*{ref.step}"] if ref.step else []
+    terms += [f"{_POSITIONS[d + 1]}*{s}" for d, s in enumerate(ref.inner) if s]
+    return f"b{ref.buffer}" + (f"[{' + '.join(terms)}]" if terms else "")
+
+
+def _op_lines(op: Op, indent: str) -> list[str]:
+    """Lines of ``op``: one, or a header and the indented ops of a nested loop or branch."""
+    if isinstance(op, Nested):
+        pred = f" while {_ref(op.pred)}" if op.pred is not None else ""
+        lines = [f"{indent}loop depth={op.depth} length={op.length} reverse={op.reverse}{pred}"]
+        for section in ("init", "cond", "body", "finish"):
+            for inner in getattr(op, section):
+                lines += _op_lines(inner, indent + f"  {section}: ")
+        return lines
+    if isinstance(op, Branch):
+        lines = [f"{indent}branch on {_ref(op.index)} ({short_dtype(op.dtype)})"]
+        for k, case in enumerate(op.cases):
+            for inner in case:
+                lines += _op_lines(inner, indent + f"  case {k}: ")
+        return lines
+    return [indent + _op(op)]
 
 
 def _op(op: Op) -> str:
@@ -207,7 +317,7 @@ def format_loop(loop: Loop) -> str:
         lines.append(f"  b{k}: {b.role} {short_dtype(b.dtype)}[{b.size}]")
     for section in ("init", "cond", "body", "finish"):
         for op in getattr(loop, section):
-            lines.append(f"  {section}: {_op(op)}")
+            lines += _op_lines(op, f"  {section}: ")
     if loop.pred is not None:
         lines.append(f"  pred: {_ref(loop.pred)}")
     for k, kernel in enumerate(loop.kernels):

@@ -31,7 +31,7 @@ from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering import lanes as lane_analysis
 from fxgrad.lowering.fusion import KernelStep, Program
 from fxgrad.lowering.kernel_ir import DTYPES, Kernel
-from fxgrad.lowering.loop_ir import Buffer, Call, Copy, Gemm, Loop, Op, Ref
+from fxgrad.lowering.loop_ir import Branch, Buffer, Call, Copy, Gemm, Loop, Nested, Op, Ref
 
 _VIEWS = ("reshape", "squeeze")
 
@@ -69,6 +69,7 @@ class _Builder:
         self.kernel_ids: dict[Kernel, int] = {}
         self.buffers: list[Buffer] = []
         self.sources: dict[int, tuple[str, Any]] = {}
+        self.depth = 0  # how deep in nested loops the ops being built run
 
     def buffer(
         self, aval: Any, role: str, source: tuple[str, Any] | None = None, size: int | None = None
@@ -109,13 +110,17 @@ class _Builder:
                 env.update(zip(step.outputs, outs, strict=True))
                 continue
             eqn = step.eqn
-            if eqn.primitive.name == "dot_general":
+            name = eqn.primitive.name
+            if name == "dot_general" or name in _NESTED:
                 operands = [
                     env[x] if isinstance(x, Var) else self.const(x.val, x.aval) for x in eqn.inputs
                 ]
-                out = self.buffer(eqn.out_binders[0].aval, "local")
-                ops.append(_gemm(eqn, *operands, out))
-                env[eqn.out_binders[0]] = out
+                if name == "dot_general":
+                    outs = [self.buffer(eqn.out_binders[0].aval, "local")]
+                    ops.append(_gemm(eqn, *operands, outs[0]))
+                else:
+                    outs = _NESTED[name](self, eqn, operands, ops)
+                env.update(zip(eqn.out_binders, outs, strict=True))
                 continue
             if not _is_view(eqn):
                 raise _NotNative(eqn.primitive.name)
@@ -150,13 +155,27 @@ class _Builder:
         new = {old: i for i, old in enumerate(order)}
 
         def ref(r: Ref) -> Ref:
-            return Ref(new[r.buffer], r.step)
+            return Ref(new[r.buffer], r.step, r.inner)
+
+        def ops(os: tuple) -> tuple:
+            return tuple(op(o) for o in os)
 
         def op(o: Op) -> Op:
             if isinstance(o, Call):
                 return Call(o.kernel, tuple(ref(r) for r in o.refs))
             if isinstance(o, Gemm):
                 return dataclasses.replace(o, a=ref(o.a), b=ref(o.b), out=ref(o.out))
+            if isinstance(o, Nested):
+                return dataclasses.replace(
+                    o,
+                    init=ops(o.init),
+                    cond=ops(o.cond),
+                    pred=None if o.pred is None else ref(o.pred),
+                    body=ops(o.body),
+                    finish=ops(o.finish),
+                )
+            if isinstance(o, Branch):
+                return Branch(ref(o.index), o.dtype, tuple(ops(c) for c in o.cases))
             return Copy(ref(o.dst), ref(o.src), o.size)
 
         n_params = len(self.sources)
@@ -244,7 +263,7 @@ def _build_while(b: _Builder, eqn: JaxprEqn, allow_lanes: bool = True) -> tuple[
 def _tileable(b: _Builder, ops: list, lanes: int) -> bool:
     """Whether every call and copy of a lane-local loop can be restricted to a tile."""
     for op in ops:
-        if isinstance(op, Gemm):
+        if isinstance(op, (Gemm, Nested, Branch)):
             return False
         if isinstance(op, Copy):
             sizes = {op.size, b.buffers[op.dst.buffer].size, b.buffers[op.src.buffer].size}
@@ -299,6 +318,69 @@ def _build_scan(b: _Builder, eqn: JaxprEqn) -> tuple[Loop, tuple]:
         reverse=bool(p["reverse"]),
         lanes=0,
     )
+
+
+def _nested_scan(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """A ``scan`` inside a loop body: a ``Nested`` loop; its carries and stacked ys."""
+    p = eqn.params
+    n_consts, n_carry, length = p["num_consts"], p["num_carry"], int(p["length"])
+    consts, init = operands[:n_consts], operands[n_consts : n_consts + n_carry]
+    depth = b.depth + 1
+    xs = []
+    for x, r in zip(eqn.inputs[n_consts + n_carry :], operands[n_consts + n_carry :], strict=True):
+        inner = (*r.inner, *([0] * (depth - 1 - len(r.inner))), math.prod(x.aval.shape[1:]))
+        xs.append(Ref(r.buffer, r.step, inner))
+    avals = list(p["jaxpr"].out_avals)
+    state, init_copies = _state(b, avals[:n_carry], init)
+    body: list = []
+    b.depth = depth
+    results = b.program(p["jaxpr"], [*consts, *state, *xs], body)
+    ys = []
+    for k, src in enumerate(results[n_carry:]):
+        size = math.prod(avals[n_carry + k].shape)
+        out = b.buffer(eqn.out_binders[n_carry + k].aval, "local")
+        body.append(Copy(Ref(out.buffer, 0, (*([0] * (depth - 1)), size)), src, size))
+        ys.append(out)
+    b.carry_update(body, state, results[:n_carry], avals[:n_carry])
+    b.depth = depth - 1
+    ops.append(Nested(depth, length, tuple(init_copies), (), None, tuple(body), (), p["reverse"]))
+    return [*state, *ys]
+
+
+def _nested_while(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """A ``while`` inside a loop body: a ``Nested`` loop guarded by its cond."""
+    p = eqn.params
+    nc, nb = p["cond_nconsts"], p["body_nconsts"]
+    avals = list(p["body_jaxpr"].out_avals)
+    state, init_copies = _state(b, avals, operands[nc + nb :])
+    depth = b.depth + 1
+    b.depth = depth
+    cond: list = []
+    (pred,) = b.program(p["cond_jaxpr"], [*operands[:nc], *state], cond)
+    body: list = []
+    results = b.program(p["body_jaxpr"], [*operands[nc : nc + nb], *state], body)
+    b.carry_update(body, state, results, avals)
+    b.depth = depth - 1
+    steps = loop_ir.UNBOUNDED if p["max_steps"] is None else int(p["max_steps"])
+    ops.append(Nested(depth, steps, tuple(init_copies), tuple(cond), pred, tuple(body), ()))
+    return state
+
+
+def _branch(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """A ``cond`` inside a loop body: a ``Branch`` whose cases write the same buffers."""
+    outs = [b.buffer(v.aval, "local") for v in eqn.out_binders]
+    cases = []
+    for branch in eqn.params["branches"]:
+        case: list = []
+        results = b.program(branch, operands[1:], case)
+        for dst, src, v in zip(outs, results, eqn.out_binders, strict=True):
+            case.append(Copy(dst, src, math.prod(v.aval.shape)))
+        cases.append(tuple(case))
+    ops.append(Branch(operands[0], _dtype(eqn.inputs[0].aval), tuple(cases)))
+    return outs
+
+
+_NESTED = {"scan": _nested_scan, "while": _nested_while, "cond": _branch}
 
 
 def build(eqn: JaxprEqn, lower: Any) -> NativeLoop | None:

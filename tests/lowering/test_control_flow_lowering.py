@@ -168,7 +168,90 @@ def test_nested_native_loops():
 
         return lax.fori_loop(0, 6, outer, x)
 
-    _check(f, np.float64(2.0))
+    (out,), _ = _check(f, np.float64(2.0), kind="native scan")
+    c = 2.0
+    for i in range(6):
+        for j in range(i):
+            c = c * 0.5 + j
+        c += 1.0
+    assert out == c
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_scan_inside_a_scan_reads_and_writes_slices_natively(reverse):
+    rng = np.random.default_rng(11)
+    xss = rng.standard_normal((4, 3, 2))  # outer steps, inner steps, values
+
+    def f(xss):
+        def outer(c, xs):
+            def inner(d, x):
+                d = d * 0.5 + x
+                return d, d * 2.0
+
+            d, ys = lax.scan(inner, c, xs, reverse=reverse)
+            return d + 1.0, ys
+
+        return lax.scan(outer, np.zeros(2), xss)
+
+    (c, yss), _ = _check(f, xss, kind="native scan")
+    want_c, want = np.zeros(2), []
+    for xs in xss:
+        d, ys = want_c, [None] * len(xs)
+        for t in reversed(range(len(xs))) if reverse else range(len(xs)):
+            d = d * 0.5 + xs[t]
+            ys[t] = d * 2.0
+        want_c = d + 1.0
+        want.append(ys)
+    np.testing.assert_array_equal(c, want_c)
+    np.testing.assert_array_equal(yss, np.array(want))
+
+
+@pytest.mark.parametrize("max_steps", [None, 3])
+def test_a_while_loop_inside_a_scan_with_a_product(max_steps):
+    m = np.array([[0.5, 0.25], [0.125, 0.5]])
+
+    def f(xs):
+        def outer(c, x):
+            def not_small(v):
+                return fnp.sum(fnp.abs(v)) > 1e-2
+
+            v = lax.while_loop(not_small, lambda v: m @ v, c + x, max_steps=max_steps)
+            return v, fnp.sum(v)
+
+        return lax.scan(outer, np.ones(2), xs)
+
+    xs = np.arange(10.0).reshape(5, 2)
+    (c, ys), _ = _check(f, xs, kind="native scan")
+    want_c, want = np.ones(2), []
+    for x in xs:
+        v, steps = want_c + x, 0
+        while np.abs(v).sum() > 1e-2 and (max_steps is None or steps < max_steps):
+            v, steps = m @ v, steps + 1
+        want_c = v
+        want.append(v.sum())
+    np.testing.assert_allclose(c, want_c, rtol=1e-15)
+    np.testing.assert_allclose(ys, want, rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
+def test_a_switch_inside_a_loop_clamps_its_index_natively(dtype):
+    branches = [lambda c: c + 1.0, lambda c: c * 3.0, lambda c: c - 2.0]
+
+    def f(ks):
+        def body(c, k):
+            return lax.switch(k, branches, c), c
+
+        return lax.scan(body, np.float64(0.5), ks)
+
+    ks = np.array([-3, 0, 1, 2, 7, 200, 1], dtype=np.int64)
+    ks = ks.astype(dtype) if dtype != np.uint8 else np.array([0, 1, 2, 3, 255, 1, 0], np.uint8)
+    (c, ys), _ = _check(f, ks, kind="native scan")
+    want, trace = 0.5, []
+    for k in ks.astype(np.int64):
+        trace.append(want)
+        want = branches[min(max(int(k), 0), 2)](want)
+    assert c == want
+    np.testing.assert_array_equal(ys, trace)
 
 
 # --- lane-local loops (vmap of while_loop) ---------------------------------------------
@@ -255,7 +338,7 @@ def test_loop_whose_body_holds_a_cond():
 
         return lax.fori_loop(0, 10, body, x)
 
-    (out,), kinds = _check(f, np.float64(1.5), kind="compiled scan")
+    (out,), kinds = _check(f, np.float64(1.5), kind="native scan")
     c = 1.5
     for i in range(10):
         c = c * 2.0 if i % 3 == 0 else c - 1.0
@@ -409,7 +492,7 @@ def test_products_are_hoisted_out_of_scans(length, reverse):
 def test_the_loop_verifier_rejects_broken_loops():
     from fxgrad.lowering import loop_ir
     from fxgrad.lowering.kernel_ir import KernelIRError
-    from fxgrad.lowering.loop_ir import Buffer, Copy, Gemm, Loop, Ref
+    from fxgrad.lowering.loop_ir import Branch, Buffer, Copy, Gemm, Loop, Nested, Ref
 
     def loop(**changes):
         fields = dict(
@@ -439,6 +522,15 @@ def test_the_loop_verifier_rejects_broken_loops():
     assert "gemm f32 1x1x1 NN i64 b1 <- b0, b1" in str(loop(body=(product,)))
     with pytest.raises(KernelIRError, match="holds 1 elements, expected 2"):
         loop_ir.verify(loop(body=(Gemm("float32", 1, 1, 2, False, False, Ref(0), Ref(1), Ref(1)),)))
+    with pytest.raises(KernelIRError, match="not inside"):
+        loop_ir.verify(loop(body=(Copy(Ref(1, inner=(1,)), Ref(0), 1),)))
+    inner = Nested(1, 3, (), (), None, (Copy(Ref(1, inner=(0,)), Ref(0), 1),), ())
+    loop_ir.verify(loop(body=(inner,)))
+    assert "loop depth=1 length=3" in str(loop(body=(inner,)))
+    with pytest.raises(KernelIRError, match="depth"):
+        loop_ir.verify(loop(body=(Nested(2, 3, (), (), None, (), ()),)))
+    with pytest.raises(KernelIRError, match="branch on float32"):
+        loop_ir.verify(loop(body=(Branch(Ref(0), "float32", ((),)),)))
     with pytest.raises(KernelIRError, match="bad product"):
         loop_ir.verify(loop(body=(Gemm("int32", 1, 1, 1, False, False, Ref(0), Ref(1), Ref(1)),)))
 
