@@ -102,9 +102,17 @@ class _Cut(Exception):  # noqa: N818 - control flow, not an error
 # ---------------------------------------------------------------------------------------
 
 
-def _is_inlinable_call(eqn: JaxprEqn) -> bool:
-    kind = kernel_classes.get(eqn.primitive, ("library", None))[0]
-    return kind == "call" and isinstance(eqn.params.get("jaxpr"), ClosedJaxpr)
+#: primitives whose ``impl`` just runs the jaxpr in this param: compiled, the body is
+#: inlined (a custom derivative rule has no use once the program is lowered)
+_CUSTOM_CALLS = {"custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr"}
+
+
+def _inlinable_body(eqn: JaxprEqn) -> ClosedJaxpr | None:
+    """The body of a call equation that lowering inlines, or None."""
+    if kernel_classes.get(eqn.primitive, ("library", None))[0] != "call":
+        return None
+    body = eqn.params.get(_CUSTOM_CALLS.get(eqn.primitive.name, "jaxpr"))
+    return body if isinstance(body, ClosedJaxpr) else None
 
 
 def inline_calls(closed: ClosedJaxpr) -> tuple[tuple[tuple[Var, Any], ...], Jaxpr]:
@@ -129,8 +137,8 @@ def inline_calls(closed: ClosedJaxpr) -> tuple[tuple[tuple[Var, Any], ...], Jaxp
     def walk(body: Jaxpr, env: dict[Var, Any], fresh: bool) -> list[Any]:
         for eqn in body.eqns:
             ins = tuple(read(env, x) for x in eqn.inputs)
-            if _is_inlinable_call(eqn):
-                sub = eqn.params["jaxpr"]
+            sub = _inlinable_body(eqn)
+            if sub is not None:
                 sub_env: dict[Var, Any] = {}
                 for v, c in zip(sub.jaxpr.constvars, sub.consts, strict=True):
                     sub_env[v] = Var(v.aval)
@@ -519,6 +527,8 @@ class _KernelBuilder:
 
     def _shape(self, eqn: JaxprEqn, amap: Map, depth: int) -> int:
         operand = eqn.inputs[0]
+        if isinstance(operand, Literal):  # a scalar constant (array literals are hoisted)
+            return self._const(operand)
         if eqn.primitive.name != "reshape":
             return self.value(operand, _shape_operand_map(eqn, amap), depth)
         coef, offset = _linear(eqn.out_binders[0].aval.shape, amap, len(self.extents))
