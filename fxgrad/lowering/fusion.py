@@ -38,7 +38,7 @@ from fxgrad.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from fxgrad.lax._define import kernel_classes
 from fxgrad.lowering import kernel_ir
 from fxgrad.lowering.kernel_ir import DTYPES, OPS, Input, Kernel, Node, Store
-from fxgrad.lowering.products import transposed_products
+from fxgrad.lowering.products import outer_products, transposed_products
 
 #: a kernel with this many elements or more per row is split across threads by rows; a
 #: kernel with fewer rows than this and a long reduction is split along the reduction.
@@ -768,7 +768,8 @@ def _is_view_step(eqn: JaxprEqn, fusion: _Fusion) -> bool:
 def fuse(closed: ClosedJaxpr) -> Program:
     """Lower ``closed`` to a ``Program`` of fused kernels and library steps."""
     consts, jaxpr = inline_calls(closed)
-    jaxpr = transposed_products(jaxpr)  # after inlining: it looks across pjit boundaries
+    # after inlining: these look across pjit boundaries
+    jaxpr = transposed_products(outer_products(jaxpr))
     fusion = _Fusion(jaxpr)
     while True:
         built = fusion.build_all()

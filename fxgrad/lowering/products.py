@@ -25,7 +25,9 @@ XLA does neither of the first two; for ``grad`` of an RNN they turn three of the
 small products per step into three big ones. A rewrite is skipped when the values it
 would stack exceed ``MAX_STACKED_BYTES``.
 
-``transposed_products`` lets BLAS write a transposed product directly.
+``transposed_products`` lets BLAS write a transposed product directly, and
+``outer_products`` makes products without a sum (every contracted axis of size 1) plain
+multiplications that fuse.
 """
 
 from __future__ import annotations
@@ -328,3 +330,63 @@ def transposed_products(jaxpr: Jaxpr) -> Jaxpr:
     eqns = [swapped.get(id(e), e) for e in jaxpr.eqns]
     kept = tuple(e for e in eqns if e is not None)
     return Jaxpr(jaxpr.in_binders, kept, jaxpr.outs, jaxpr.num_consts)
+
+
+def _operand_broadcast(
+    x: Any, batch: tuple, contract: tuple, free_at: int, out_shape: tuple
+) -> list[JaxprEqn]:
+    """Equations bringing operand ``x`` of an outer product to ``out_shape``: batch axes
+    first, its free axes at ``free_at``, its contracted (size 1) axes dropped."""
+    rank = len(x.aval.shape)
+    free = tuple(d for d in range(rank) if d not in batch and d not in contract)
+    eqns: list[JaxprEqn] = []
+    order = (*batch, *free, *contract)
+    if order != tuple(range(rank)):
+        eqns.append(_bind("transpose", (x,), permutation=order))
+        x = eqns[-1].out_binders[0]
+    kept = tuple(x.aval.shape[: len(batch) + len(free)])
+    if kept != tuple(x.aval.shape):
+        eqns.append(_bind("reshape", (x,), new_sizes=kept, dimensions=None))
+        x = eqns[-1].out_binders[0]
+    dims = (*range(len(batch)), *range(free_at, free_at + len(free)))
+    eqns.append(
+        _bind("broadcast_in_dim", (x,), shape=out_shape, broadcast_dimensions=tuple(dims))
+    )
+    return eqns
+
+
+def outer_products(jaxpr: Jaxpr) -> Jaxpr:
+    """A float ``dot_general`` whose contracted axes all have size 1 (an outer product,
+    batched or not: the per-example weight gradients of ``vmap(grad)``) becomes the
+    multiplication of its two operands broadcast to the result. Each element is the one
+    product it was; fusion then writes it in the layout its consumer reads (a transpose
+    included) in one parallel kernel, instead of a product followed by a copy."""
+    eqns: list[JaxprEqn] = []
+    changed = False
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name != "dot_general":
+            eqns.append(eqn)
+            continue
+        (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+        a, b = eqn.inputs
+        out = eqn.out_binders[0]
+        dtypes = {np.dtype(v.aval.dtype) for v in (a, b, out)}
+        if (
+            len(dtypes) != 1
+            or next(iter(dtypes)).kind != "f"
+            or any(a.aval.shape[d] != 1 for d in lc)
+            or not isinstance(a, Var)
+            or not isinstance(b, Var)
+        ):
+            eqns.append(eqn)
+            continue
+        shape = tuple(out.aval.shape)
+        n_lhs_free = len(a.aval.shape) - len(lc) - len(lb)
+        left = _operand_broadcast(a, tuple(lb), tuple(lc), len(lb), shape)
+        right = _operand_broadcast(b, tuple(rb), tuple(rc), len(lb) + n_lhs_free, shape)
+        operands = (left[-1].out_binders[0], right[-1].out_binders[0])
+        eqns += [*left, *right, _bind("mul", operands, out)]
+        changed = True
+    if not changed:
+        return jaxpr
+    return Jaxpr(jaxpr.in_binders, tuple(eqns), jaxpr.outs, jaxpr.num_consts)

@@ -287,3 +287,43 @@ def test_a_transposed_matrix_product_is_computed_transposed():
     assert len(kernels) == 1 and all(s == 0 or s == 1 for s in kernels[0].inputs[0].strides)
     out = np.asarray(fxgrad.jit(f)(a, b))
     np.testing.assert_allclose(out, (a @ b).T + 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "a_shape, b_shape, dims",
+    [
+        ((5, 1), (1, 4), (((1,), (0,)), ((), ()))),  # plain outer product
+        ((3, 5), (3, 4), (((), ()), ((0,), (0,)))),  # batched, no contraction (vmap of grad)
+        ((3, 5, 1), (3, 1, 4), (((2,), (1,)), ((0,), (0,)))),
+        ((5, 3, 1), (1, 4, 3), (((2,), (0,)), ((1,), (2,)))),  # batch axes not first
+        ((2, 1, 3, 1), (1, 2, 1, 4), (((1, 3), (0, 2)), ((0,), (1,)))),
+    ],
+)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_outer_products_become_one_fused_multiplication(a_shape, b_shape, dims, transposed):
+    rng = np.random.default_rng(len(a_shape))
+    a, b = rng.standard_normal(a_shape), rng.standard_normal(b_shape)
+
+    def f(a, b):
+        out = fxgrad.lax.dot_general(a, b, dims)
+        return fnp.swapaxes(out, -1, -2) if transposed else out
+
+    closed = fxgrad.make_jaxpr(f)(a, b)
+    program = fuse(closed)
+    assert not [s for s in program.steps if isinstance(s, LibraryStep)]
+    assert len([s for s in program.steps if isinstance(s, KernelStep)]) == 1
+    want = np.asarray(f(a, b))  # eager: the dot_general implementation
+    (lc, rc), (lb, rb) = dims
+    a_free = [d for d in range(a.ndim) if d not in lc + lb]
+    b_free = [d for d in range(b.ndim) if d not in rc + rb]
+    # every element is one product a[..] * b[..]: the same bits as the reference
+    a2 = np.transpose(a, (*lb, *a_free, *lc)).reshape([a.shape[d] for d in (*lb, *a_free)])
+    b2 = np.transpose(b, (*rb, *b_free, *rc)).reshape([b.shape[d] for d in (*rb, *b_free)])
+    batch = list(range(len(lb)))
+    a_axes = [10 + k for k in range(len(a_free))]
+    b_axes = [20 + k for k in range(len(b_free))]
+    ref = np.einsum(a2, batch + a_axes, b2, batch + b_axes, batch + a_axes + b_axes)
+    if transposed:
+        ref = np.swapaxes(ref, -1, -2)
+    np.testing.assert_array_equal(np.asarray(fxgrad.jit(f)(a, b)), ref)
+    np.testing.assert_allclose(want, ref, rtol=1e-15)
