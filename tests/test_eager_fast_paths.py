@@ -244,3 +244,65 @@ def test_hessian_through_the_tape_matches_the_analytic_one():
     want[0, :] += np.cos(x)
     want[:, 0] += np.cos(x)
     close(h, want)
+
+
+_EAGER_DTYPES = [np.float32, np.float64, np.int8, np.int32, np.int64, np.uint8, np.bool_]
+
+
+@given(
+    dtype=st.sampled_from(_EAGER_DTYPES),
+    shape=st.sampled_from([(), (4,), (2, 3)]),
+    op=st.sampled_from(["add", "multiply", "maximum", "exp", "sin", "negative"]),
+)
+def test_eager_ops_on_same_typed_arrays_match_numpy(dtype, shape, op):
+    # the eager fast path (no promotion, no dispatch) keeps NumPy's dtypes and values,
+    # and the result is a read-only, strongly typed Array like any other
+    x = (RNG.standard_normal(shape) * 3).astype(dtype)
+    y = (RNG.standard_normal(shape) * 3 + 1).astype(dtype)
+    fn = getattr(fnp, op)
+    unary = op in ("exp", "sin", "negative")
+    if op == "negative" and dtype == np.bool_:
+        return
+    got = fn(fnp.asarray(x)) if unary else fn(fnp.asarray(x), fnp.asarray(y))
+    if op in ("exp", "sin") and np.dtype(dtype).kind not in "fc":
+        x = x.astype(np.float64)  # integers promote to the default float, as in JAX
+    with np.errstate(all="ignore"):
+        want = getattr(np, op)(x) if unary else getattr(np, op)(x, y)
+    assert got.dtype == want.dtype and not got.weak_type
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_eager_fast_paths_keep_their_errors_and_promotions():
+    with pytest.raises(fxgrad.errors.ShapeError, match="fxgrad.numpy.add"):
+        fnp.add(fnp.ones(3), fnp.ones(4))
+    with pytest.raises(fxgrad.errors.ShapeError, match="fxgrad.numpy.matmul"):
+        fnp.ones((3, 4)) @ fnp.ones((3, 4))
+    # operands of different dtypes, or weakly typed, take the promoting path
+    assert (fnp.ones(2, np.float32) + fnp.ones(2, np.int64)).dtype == np.float64
+    assert (fnp.ones(2, np.float32) + 1.5).dtype == np.float32
+    assert fnp.sum(fnp.ones(3, np.int8)).dtype == np.int64
+    assert fnp.sum(fnp.ones(3, np.float32)).dtype == np.float32
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_eager_sum_matches_numpy(axis, dtype):
+    x = RNG.integers(-5, 5, (3, 4)).astype(dtype)
+    got = fnp.sum(fnp.asarray(x), axis=axis)
+    want = np.sum(x, axis=axis)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(np.asarray(got), want)
+    np.testing.assert_array_equal(
+        np.asarray(fnp.sum(fnp.asarray(x), axis=axis, keepdims=True)),
+        np.sum(x, axis=axis, keepdims=True),
+    )
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((4,), (4, 2)), ((4,), (4,)), ((3, 4), (4, 2))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.complex128])
+def test_eager_matmul_matches_numpy(shapes, dtype):
+    a, b = (RNG.integers(-3, 4, s).astype(dtype) for s in shapes)
+    got = fnp.asarray(a) @ fnp.asarray(b)
+    want = a @ b
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(np.asarray(got), want)

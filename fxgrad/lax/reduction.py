@@ -31,6 +31,7 @@ from fxgrad.interpreters.jvp import Zero, jvp_rules
 from fxgrad.interpreters.transpose import transpose_rules
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax._define import define_primitive
+from fxgrad.lax._elementwise_impls import quiet
 from fxgrad.lax.shape import broadcast_in_dim
 
 
@@ -74,10 +75,10 @@ def _expand_reduced(x, in_shape, axes):
 # --- reduce_sum ----------------------------------------------------------------------
 
 
+@quiet  # inf - inf is nan, silently (as JAX)
 def _reduce_sum_impl(operand, *, axes):
     operand = np.asarray(operand)
-    with np.errstate(all="ignore"):  # inf - inf is nan, silently (as JAX)
-        return np.sum(operand, axis=axes, dtype=operand.dtype)
+    return np.sum(operand, axis=axes, dtype=operand.dtype)
 
 
 def _reduce_sum_jvp(primals, tangents, *, axes):

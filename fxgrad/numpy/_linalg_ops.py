@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from fxgrad.array import Array
 from fxgrad.core import get_aval
 from fxgrad.errors import ShapeError
 from fxgrad.lax import elementwise as ew
@@ -23,7 +24,7 @@ from fxgrad.lax import reduction as red
 from fxgrad.lax import shape as lshape
 from fxgrad.numpy._einsum import contract
 from fxgrad.numpy._shape_ops import select_stack
-from fxgrad.numpy._util import asarray_value, canonicalize_axis, promote_dtypes
+from fxgrad.numpy._util import asarray_value, canonicalize_axis, eager_buffers, promote_dtypes
 
 __all__ = [
     "cross",
@@ -97,6 +98,22 @@ def matmul(a: Any, b: Any, /, *, precision: Any = None, preferred_element_type: 
       >>> fnp.matmul(fnp.ones((2, 3)), fnp.ones(3))
       Array([3., 3.], dtype=float64)
     """
+    if precision is None and preferred_element_type is None:
+        buffers = eager_buffers((a, b))
+        if buffers is not None:
+            x, y = buffers
+            if (
+                x.dtype == y.dtype
+                and x.dtype.kind in "iufc"
+                and 1 <= x.ndim <= 2
+                and 1 <= y.ndim <= 2
+                and x.shape[-1] == y.shape[0]
+            ):
+                # eager vectors and matrices of one dtype: dot_general's implementation
+                # at once (what the path below binds), without promotion or dispatch
+                dims = (((x.ndim - 1,), (0,)), ((), ()))
+                out = llinalg.dot_general_p.impl(x, y, dimension_numbers=dims)
+                return Array.__new__(Array)._init(out, False)
     a, b = _promote(a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from fxgrad import dtypes
+from fxgrad.array import Array
 from fxgrad.core import get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.lax import elementwise as ew
@@ -28,7 +29,12 @@ from fxgrad.lax import reduction as red
 from fxgrad.lax.shape import broadcast_in_dim, broadcast_to_shape, reshape
 from fxgrad.lax.shape import expand_dims as _lax_expand_dims
 from fxgrad.lax.sorting import gather_along_axis
-from fxgrad.numpy._util import asarray_value, canonicalize_axes, canonicalize_axis
+from fxgrad.numpy._util import (
+    asarray_value,
+    canonicalize_axes,
+    canonicalize_axis,
+    eager_buffers,
+)
 
 __all__ = [
     "all",
@@ -182,6 +188,14 @@ def sum(  # noqa: A001 - NumPy's name
       Array([4, 6], dtype=int64)
     """
     _no_out("sum", out)
+    if dtype is None and initial is None and where is None and not keepdims:
+        buffers = eager_buffers((a,))
+        if buffers is not None and _sum_dtype(buffers[0].dtype) == buffers[0].dtype:
+            # eager and already in its sum dtype: the implementation, without dispatch
+            axes = canonicalize_axes(axis, buffers[0].ndim, "sum")
+            if axes:
+                out = red.reduce_sum_p.impl(buffers[0], axes=axes)
+                return Array.__new__(Array)._init(out, False)
     return _monoid_reduce(
         "sum", red.reduce_sum, ew.add, 0, a, axis, dtype, keepdims, initial, where
     )

@@ -240,8 +240,45 @@ def _agree(args: Sequence[Any], inexact: bool) -> bool:
     return True
 
 
+def eager_buffers(args: Sequence[Any]) -> list[np.ndarray] | None:
+    """The NumPy buffers of ``args`` when every one is an eager ``Array`` that is not
+    weakly typed and no transformation is active, else None: the condition under which
+    a function may call a primitive's implementation directly."""
+    if core._local_state.dynamic is not core._local_state.base:
+        return None
+    values = []
+    for a in args:
+        if type(a) is not Array or a.weak_type:
+            return None
+        values.append(a._value)
+    return values
+
+
+def _same_typed_arrays(args: Sequence[Any], inexact: bool) -> list[np.ndarray] | None:
+    """``eager_buffers(args)`` when they share one dtype (inexact when ``inexact``), so
+    promotion would leave them as they are."""
+    values = eager_buffers(args)
+    if not values:
+        return None
+    dtype = values[0].dtype
+    if inexact and dtype.kind not in "fc":
+        return None
+    for v in values[1:]:
+        if v.dtype != dtype:
+            return None
+    return values
+
+
 def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False, **params):
     """Apply an elementwise primitive with NumPy promotion and broadcasting."""
+    values = _same_typed_arrays(args, inexact)
+    if values is not None:
+        try:
+            out = prim.impl(*values, **params)
+        except ValueError:
+            promote_shapes(fn_name, *values)  # raises a ShapeError naming the function
+            raise
+        return Array.__new__(Array)._init(out, False)
     if _is_concrete_eager(args):
         return _eager_elementwise(fn_name, prim, args, inexact, params)
     if _agree(args, inexact):
