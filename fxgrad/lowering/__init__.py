@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from fxgrad.config import config
 from fxgrad.jaxpr import ClosedJaxpr, check_jaxpr
-from fxgrad.lowering import kernel_ir
+from fxgrad.lowering import kernel_ir, memory
 from fxgrad.lowering.executable import Executable, data_offset
 from fxgrad.lowering.fusion import Program, fuse
+
+memory.tune_malloc()  # compiled calls reuse their buffers from the heap
 
 __all__ = ["Executable", "Program", "compile_jaxpr", "dump", "lower", "simplify_jaxpr"]
 
