@@ -78,3 +78,7 @@ __all__ = [
 ]
 
 del _config_module
+
+from fxgrad import _preload  # noqa: E402 - after the package is complete
+
+_preload.start()  # LLVM loads on a daemon thread while the program prepares its data

@@ -1,0 +1,52 @@
+"""``import fxgrad`` starts loading LLVM in the background (``fxgrad._preload``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+_PROBE = """
+import sys, threading
+import fxgrad
+for thread in threading.enumerate():
+    if thread.name == "fxgrad-preload-llvm":
+        thread.join()
+print("llvmlite.binding" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("setting, loaded", [("1", "True"), ("0", "False")])
+def test_llvm_is_loaded_in_the_background_unless_turned_off(setting, loaded):
+    env = {**os.environ, "FXGRAD_PRELOAD_LLVM": setting}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == loaded
+    assert out.stderr == ""
+
+
+_FORK = """
+import multiprocessing
+import fxgrad
+
+def double(x):
+    import fxgrad.numpy as fnp
+    return float(fxgrad.jit(lambda a: a * 2.0)(fnp.asarray(x)))
+
+if __name__ == "__main__":
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print(pool.map(double, [1.0, 2.5]))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_right_after_import_does_not_deadlock(tmp_path):
+    script = tmp_path / "fork_after_import.py"
+    script.write_text(_FORK)
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[2.0, 5.0]"
