@@ -5,7 +5,9 @@ inner axes per reduction depth, then the store pass, then the outer stores. A ke
 without inner axes is one loop nest whose innermost loop is the one LLVM vectorises.
 A single reduction along a strided axis whose outputs are contiguous (a sum over the
 leading axis of a matrix) runs in *column mode* instead: tiles of ``COLUMN_TILE``
-accumulators, each inner step updating a whole tile in a vector loop.
+accumulators, each inner step updating a whole tile in a vector loop; float sums add
+``SUM_BLOCK`` rows into a tile of partial sums in their own dtype, folded into the main
+accumulators after each block, so column and row sums have the same error bound.
 
 Every loop body evaluates the *fast* expansion of the kernel (``decompose``). If that
 expansion carries guards (``sin``/``cos`` of huge arguments), the loop counts the lanes
@@ -494,6 +496,12 @@ class KernelCodegen:
                 _Acc(r, combiner, dt, main, fn.alloca(f"[{COLUMN_TILE} x {ltype(main)}]"), comp)
             )
         operands = [self.fast.nodes[self.fast.mapping[r]].args[0] for r in reduces]
+        # float sums add blocks of SUM_BLOCK rows in their own dtype (a vector of partial
+        # sums per tile), folded into the main accumulators, as reduction passes do
+        blocked = any(a.combiner == "add" and a.dtype.startswith("float") for a in accs)
+        blocks = [
+            (fn.alloca(f"[{COLUMN_TILE} x {ltype(a.dtype)}]"), a.dtype, None) for a in accs
+        ]
 
         def lane(slot: str, j: str, t0: str, ty: str) -> str:
             offset = fn.inst(f"sub i64 {j}, {t0}")
@@ -515,28 +523,48 @@ class KernelCodegen:
                 fn.loop(t0, t1, init)
                 roots = [version.nodes[version.mapping[r]].args[0] for r in reduces]
 
-                def step(full: Idx) -> None:
+                def step(full: Idx, targets: list[tuple[str, str, str | None]]) -> None:
                     env: dict = {}
                     self._emit(fn, version, roots + guards, env, full)
                     j = full[last]
-                    for a, root in zip(accs, roots, strict=True):
-                        value = convert(fn, env[root], a.dtype, a.main)
-                        at = lane(a.slot, j, t0, ltype(a.main))
-                        if a.comp is not None:
-                            neumaier(fn, at, lane(a.comp, j, t0, "double"), value)
+                    for a, root, (slot, dt, comp) in zip(accs, roots, targets, strict=True):
+                        value = convert(fn, env[root], a.dtype, dt)
+                        at = lane(slot, j, t0, ltype(dt))
+                        if comp is not None:
+                            neumaier(fn, at, lane(comp, j, t0, "double"), value)
                             continue
-                        old = fn.inst(f"load {ltype(a.main)}, ptr {at}")
-                        new = combine(fn, a.combiner, a.main, old, value, reassoc=False)
-                        fn.line(f"store {ltype(a.main)} {new}, ptr {at}")
+                        old = fn.inst(f"load {ltype(dt)}, ptr {at}")
+                        new = combine(fn, a.combiner, dt, old, value, reassoc=False)
+                        fn.line(f"store {ltype(dt)} {new}, ptr {at}")
                     if bad is not None:
                         self._count_failures(fn, env, guards, bad)
 
+                if not blocked:
+                    targets = [(a.slot, a.main, a.comp) for a in accs]
+                    self._nest(
+                        fn,
+                        inner,
+                        {},
+                        idx,
+                        lambda inner_idx: fn.loop(
+                            t0, t1, lambda j: step({**inner_idx, last: j}, targets)
+                        ),
+                    )
+                    return
+                axis = inner[-1]
                 self._nest(
                     fn,
-                    inner,
+                    inner[:-1],
                     {},
                     idx,
-                    lambda inner_idx: fn.loop(t0, t1, lambda j: step({**inner_idx, last: j})),
+                    lambda outer_idx: fn.loop(
+                        "0",
+                        str(self.extents[axis]),
+                        lambda start: self._column_block(
+                            fn, accs, blocks, (t0, t1), start, axis, outer_idx, step
+                        ),
+                        step=SUM_BLOCK,
+                    ),
                 )
 
             self._guarded(fn, self.fast.guards_for(operands), run)
@@ -557,6 +585,45 @@ class KernelCodegen:
             fn.loop(t0, t1, finish)
 
         fn.loop(lo, hi, tile, step=COLUMN_TILE)
+
+    def _column_block(self, fn, accs, blocks, tile, start, axis, idx, step) -> None:
+        """Rows ``[start, start + SUM_BLOCK)`` of a column tile into ``blocks``, then
+        folded into the tile's main accumulators."""
+        t0, t1 = tile
+
+        def lane(slot: str, j: str, ty: str) -> str:
+            offset = fn.inst(f"sub i64 {j}, {t0}")
+            return fn.inst(f"getelementptr inbounds {ty}, ptr {slot}, i64 {offset}")
+
+        def clear(j: str) -> None:
+            for a, (blk, dt, _) in zip(accs, blocks, strict=True):
+                init = const_text(combiner_init(a.combiner, dt), dt)
+                fn.line(f"store {ltype(dt)} {init}, ptr {lane(blk, j, ltype(dt))}")
+
+        def fold(j: str) -> None:
+            for a, (blk, dt, _) in zip(accs, blocks, strict=True):
+                value = fn.inst(f"load {ltype(dt)}, ptr {lane(blk, j, ltype(dt))}")
+                value = convert(fn, value, dt, a.main)
+                at = lane(a.slot, j, ltype(a.main))
+                if a.comp is not None:
+                    neumaier(fn, at, lane(a.comp, j, "double"), value)
+                    continue
+                old = fn.inst(f"load {ltype(a.main)}, ptr {at}")
+                new = combine(fn, a.combiner, a.main, old, value, reassoc=False)
+                fn.line(f"store {ltype(a.main)} {new}, ptr {at}")
+
+        fn.loop(t0, t1, clear)
+        end = fn.inst(f"add i64 {start}, {SUM_BLOCK}")
+        extent = str(self.extents[axis])
+        below = fn.inst(f"icmp slt i64 {end}, {extent}")
+        end = fn.inst(f"select i1 {below}, i64 {end}, i64 {extent}")
+        last = self.n_outer - 1
+        fn.loop(
+            start,
+            end,
+            lambda i: fn.loop(t0, t1, lambda j: step({**idx, axis: i, last: j}, blocks)),
+        )
+        fn.loop(t0, t1, fold)
 
     # --- split reductions -------------------------------------------------------------------
 

@@ -128,3 +128,18 @@ def test_sum_error_bound(dtype):
     assert abs(got - exact) <= 258 * u * magnitude
     numpy_err = abs(float(np.sum(x)) - exact)
     assert abs(got - exact) <= max(4 * numpy_err, 4 * u * magnitude)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [255, 256, 1000])
+def test_column_sum_error_bound(dtype, rows):
+    # sums over the leading axis run in column mode (tiles of columns, blocks of rows):
+    # the same bound as a sum over the last axis, column by column
+    rng = np.random.default_rng(rows)
+    shape = (rows, 777)
+    x = (rng.standard_normal(shape) * np.exp(rng.uniform(-8, 8, shape))).astype(dtype)
+    exact = np.sum(x.astype(np.longdouble), axis=0)
+    got = np.asarray(fxgrad.jit(lambda v: fnp.sum(v, axis=0))(fnp.asarray(x)))
+    u = float(np.finfo(dtype).eps) / 2
+    magnitude = np.sum(np.abs(x.astype(np.float64)), axis=0)
+    assert np.all(np.abs(got - exact) <= 258 * u * magnitude)
