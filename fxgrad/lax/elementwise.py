@@ -492,13 +492,15 @@ _TRANSPOSES: dict[str, Callable] = {
 def _make_jvp(prim, partials):
     def rule(primals, tangents, **params):
         out = prim.bind(*primals, **params)
-        tangent_out: Any = Zero(
-            get_aval(out).update(dtype=dtypes.tangent_dtype(get_aval(out).dtype))
-        )
+        tangent_out: Any = None  # the symbolic zero is built only when no term remains
         for partial, t in zip(partials, tangents, strict=True):
             if partial is None or type(t) is Zero:
                 continue
-            tangent_out = add_tangents(tangent_out, partial(t, out, *primals, **params))
+            term = partial(t, out, *primals, **params)
+            tangent_out = term if tangent_out is None else add_tangents(tangent_out, term)
+        if tangent_out is None:
+            aval = get_aval(out)
+            tangent_out = Zero(aval.update(dtype=dtypes.tangent_dtype(aval.dtype)))
         return out, tangent_out
 
     return rule
