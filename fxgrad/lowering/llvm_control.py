@@ -17,12 +17,14 @@ lane of the tile.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering.llvm import IRFunction, mtype
 from fxgrad.lowering.llvm_loops import KernelCodegen
-from fxgrad.lowering.loop_ir import Branch, Call, Copy, Gemm, Loop, Nested, Ref
+from fxgrad.lowering.loop_ir import Branch, Call, Copy, Gemm, Loop, Nested, Ref, Window
 
 _MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1)"
 _MEMSET = "declare void @llvm.memset.p0.i64(ptr, i8, i64, i1)"
@@ -93,6 +95,8 @@ class _LoopCodegen:
                 self._nested(fn, op, pos)
             elif isinstance(op, Branch):
                 self._branch(fn, op, pos)
+            elif isinstance(op, Window):
+                self._window(fn, op, pos)
             else:
                 self._copy(fn, op, pos, tile)
 
@@ -132,6 +136,56 @@ class _LoopCodegen:
             f"{index} {op.m}, {index} {op.n}, {index} {op.k}, {real} 1.0, ptr {a}, "
             f"{index} {lda}, ptr {b}, {index} {ldb}, {real} 0.0, ptr {out}, {index} {op.n})"
         )
+
+    def _window(self, fn: IRFunction, op: Window, pos: tuple) -> None:
+        """Clamp the starts, then copy the box row block by row block (``llvm.memcpy``
+        of the trailing axes that are whole in the box, merged)."""
+        if 0 in op.sizes:
+            return
+        starts = []
+        for ref, dtype, n, k in zip(op.starts, op.start_dtypes, op.shape, op.sizes, strict=True):
+            mt = mtype(dtype)
+            value = fn.inst(f"load {mt}, ptr {self._address(fn, ref, pos)}")
+            unsigned = np.dtype(dtype).kind == "u"
+            if mt != "i64":
+                value = fn.inst(f"{'zext' if unsigned else 'sext'} {mt} {value} to i64")
+            if not unsigned:
+                negative = fn.inst(f"icmp slt i64 {value}, 0")
+                value = fn.inst(f"select i1 {negative}, i64 0, i64 {value}")
+            beyond = fn.inst(f"icmp ugt i64 {value}, {n - k}")
+            starts.append(fn.inst(f"select i1 {beyond}, i64 {n - k}, i64 {value}"))
+        rank = len(op.shape)
+        # the box's trailing axes [merge, rank) are whole except the first: one memcpy each
+        merge = rank - 1 if rank else 0
+        while merge > 0 and op.sizes[merge] == op.shape[merge]:
+            merge -= 1
+        whole_strides = [math.prod(op.shape[d + 1 :]) for d in range(rank)]
+        part_strides = [math.prod(op.sizes[d + 1 :]) for d in range(rank)]
+        run = (op.sizes[merge] * whole_strides[merge]) if rank else 1
+        mt = mtype(op.dtype)
+        size = run * np.dtype(op.dtype).itemsize
+        whole, part = self._address(fn, op.whole, pos), self._address(fn, op.part, pos)
+
+        def copy(idx: list[str]) -> None:
+            w_off, p_off = "0", "0"
+            for d in range(rank):
+                at = fn.inst(f"add i64 {starts[d]}, {idx[d]}") if d < merge else starts[d]
+                w_off = fn.inst(f"add i64 {w_off}, {fn.inst(f'mul i64 {at}, {whole_strides[d]}')}")
+                if d < merge:
+                    term = fn.inst(f"mul i64 {idx[d]}, {part_strides[d]}")
+                    p_off = fn.inst(f"add i64 {p_off}, {term}")
+            w = fn.inst(f"getelementptr inbounds {mt}, ptr {whole}, i64 {w_off}")
+            p = fn.inst(f"getelementptr inbounds {mt}, ptr {part}, i64 {p_off}")
+            dst, src = (p, w) if op.read else (w, p)
+            fn.line(f"call void @llvm.memcpy.p0.p0.i64(ptr {dst}, ptr {src}, i64 {size}, i1 false)")
+
+        def nest(d: int, idx: list[str]) -> None:
+            if d == merge:
+                copy(idx)
+                return
+            fn.loop("0", str(op.sizes[d]), lambda i: nest(d + 1, [*idx, i]))
+
+        nest(0, [])
 
     def _copy(self, fn: IRFunction, op: Copy, pos: tuple, tile: tuple[str, str] | None) -> None:
         itemsize = np.dtype(self.loop.buffers[op.src.buffer].dtype).itemsize

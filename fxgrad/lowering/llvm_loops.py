@@ -499,9 +499,7 @@ class KernelCodegen:
         # float sums add blocks of SUM_BLOCK rows in their own dtype (a vector of partial
         # sums per tile), folded into the main accumulators, as reduction passes do
         blocked = any(a.combiner == "add" and a.dtype.startswith("float") for a in accs)
-        blocks = [
-            (fn.alloca(f"[{COLUMN_TILE} x {ltype(a.dtype)}]"), a.dtype, None) for a in accs
-        ]
+        blocks = [(fn.alloca(f"[{COLUMN_TILE} x {ltype(a.dtype)}]"), a.dtype, None) for a in accs]
 
         def lane(slot: str, j: str, t0: str, ty: str) -> str:
             offset = fn.inst(f"sub i64 {j}, {t0}")

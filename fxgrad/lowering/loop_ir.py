@@ -133,7 +133,27 @@ class Branch:
     cases: tuple[tuple[Op, ...], ...]
 
 
-Op = Call | Gemm | Copy | Nested | Branch
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A box of a row-major array ``whole`` of ``shape``, at dynamic offsets, copied to
+    (``read``: ``lax.dynamic_slice``) or from (the write of
+    ``lax.dynamic_update_slice``) the row-major array ``part`` of ``sizes``.
+
+    ``starts`` holds one integer scalar buffer per axis (dtypes in ``start_dtypes``);
+    each start is clamped to ``[0, shape - size]``, as the primitives do.
+    """
+
+    dtype: str
+    shape: tuple[int, ...]
+    sizes: tuple[int, ...]
+    starts: tuple[Ref, ...]
+    start_dtypes: tuple[str, ...]
+    whole: Ref
+    part: Ref
+    read: bool
+
+
+Op = Call | Gemm | Copy | Nested | Branch | Window
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +230,19 @@ def _check_gemm(loop: Loop, op: Gemm) -> None:
             _fail(loop, f"gemm {what}: b{ref.buffer} holds {held} elements, expected {size}")
 
 
+def _check_window(loop: Loop, op: Window) -> None:
+    if len(op.sizes) != len(op.shape) or len(op.starts) != len(op.shape):
+        _fail(loop, f"window: {len(op.starts)} starts for sizes {op.sizes} of {op.shape}")
+    if any(not 0 <= k <= n for k, n in zip(op.sizes, op.shape, strict=True)):
+        _fail(loop, f"window: sizes {op.sizes} do not fit in {op.shape}")
+    for ref, dtype in zip(op.starts, op.start_dtypes, strict=True):
+        _check_ref(loop, ref, dtype, "window start")
+        if np.dtype(dtype).kind not in "iu":
+            _fail(loop, f"window: start of dtype {dtype}")
+    _check_ref(loop, op.whole, op.dtype, "window whole")
+    _check_ref(loop, op.part, op.dtype, "window part")
+
+
 def verify(loop: Loop) -> None:
     """Raise ``KernelIRError`` unless ``loop`` satisfies the invariants of the IR."""
     for k, buffer in enumerate(loop.buffers):
@@ -252,6 +285,8 @@ def _check_ops(loop: Loop, ops: tuple, depth: int) -> None:
                 _check_ref(loop, ref, dtype, f"call of k{op.kernel}")
         elif isinstance(op, Gemm):
             _check_gemm(loop, op)
+        elif isinstance(op, Window):
+            _check_window(loop, op)
         else:
             _check_ref(loop, op.src, None, "copy")
             _check_ref(loop, op.dst, loop.buffers[op.src.buffer].dtype, "copy")
@@ -267,6 +302,8 @@ def _refs(op: Op) -> tuple[Ref, ...]:
         return (op.dst, op.src)
     if isinstance(op, Branch):
         return (op.index,)
+    if isinstance(op, Window):
+        return (*op.starts, op.whole, op.part)
     return (op.pred,) if op.pred is not None else ()
 
 
@@ -300,6 +337,12 @@ def _op_lines(op: Op, indent: str) -> list[str]:
 def _op(op: Op) -> str:
     if isinstance(op, Call):
         return f"call k{op.kernel}(" + ", ".join(_ref(r) for r in op.refs) + ")"
+    if isinstance(op, Window):
+        starts = ", ".join(_ref(r) for r in op.starts)
+        box = f"{_ref(op.whole)}{list(op.shape)}[{starts} +{list(op.sizes)}]"
+        if op.read:
+            return f"window {short_dtype(op.dtype)} {_ref(op.part)} <- {box}"
+        return f"window {short_dtype(op.dtype)} {box} <- {_ref(op.part)}"
     if isinstance(op, Gemm):
         flags = ("T" if op.trans_a else "N") + ("T" if op.trans_b else "N")
         return (

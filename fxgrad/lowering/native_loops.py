@@ -31,7 +31,18 @@ from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering import lanes as lane_analysis
 from fxgrad.lowering.fusion import KernelStep, Program
 from fxgrad.lowering.kernel_ir import DTYPES, Kernel
-from fxgrad.lowering.loop_ir import Branch, Buffer, Call, Copy, Gemm, Loop, Nested, Op, Ref
+from fxgrad.lowering.loop_ir import (
+    Branch,
+    Buffer,
+    Call,
+    Copy,
+    Gemm,
+    Loop,
+    Nested,
+    Op,
+    Ref,
+    Window,
+)
 
 _VIEWS = ("reshape", "squeeze")
 
@@ -111,7 +122,7 @@ class _Builder:
                 continue
             eqn = step.eqn
             name = eqn.primitive.name
-            if name == "dot_general" or name in _NESTED:
+            if name == "dot_general" or name in _BODY_STEPS:
                 operands = [
                     env[x] if isinstance(x, Var) else self.const(x.val, x.aval) for x in eqn.inputs
                 ]
@@ -119,7 +130,7 @@ class _Builder:
                     outs = [self.buffer(eqn.out_binders[0].aval, "local")]
                     ops.append(_gemm(eqn, *operands, outs[0]))
                 else:
-                    outs = _NESTED[name](self, eqn, operands, ops)
+                    outs = _BODY_STEPS[name](self, eqn, operands, ops)
                 env.update(zip(eqn.out_binders, outs, strict=True))
                 continue
             if not _is_view(eqn):
@@ -176,6 +187,9 @@ class _Builder:
                 )
             if isinstance(o, Branch):
                 return Branch(ref(o.index), o.dtype, tuple(ops(c) for c in o.cases))
+            if isinstance(o, Window):
+                starts = tuple(ref(r) for r in o.starts)
+                return dataclasses.replace(o, starts=starts, whole=ref(o.whole), part=ref(o.part))
             return Copy(ref(o.dst), ref(o.src), o.size)
 
         n_params = len(self.sources)
@@ -196,7 +210,12 @@ class _Builder:
 
 
 def _gemm(eqn: JaxprEqn, a: Ref, b: Ref, out: Ref) -> Gemm:
-    """The ``Gemm`` of a ``dot_general`` BLAS can run, or ``_NotNative``."""
+    """The ``Gemm`` of a ``dot_general`` BLAS can run, or ``_NotNative``.
+
+    Each operand must be a row-major matrix as it lies: its contracted axes one block at
+    its start or its end (``(k, m)`` or ``(m, k)`` for the left operand), paired in the
+    same order as the other operand's; there are no batch axes.
+    """
     entry = blas.gemm_entry_points()
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     x, y = eqn.inputs
@@ -205,14 +224,26 @@ def _gemm(eqn: JaxprEqn, a: Ref, b: Ref, out: Ref) -> Gemm:
         raise _NotNative("dot_general")
     if _dtype(y.aval) != dtype or _dtype(eqn.out_binders[0].aval) != dtype:
         raise _NotNative("dot_general")
-    xs, ys = tuple(x.aval.shape), tuple(y.aval.shape)
-    if not (1 <= len(xs) <= 2 and 1 <= len(ys) <= 2 and len(lc) == len(rc) == 1):
+    pairs = sorted(zip(lc, rc, strict=True))
+    lc, rc = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+    if list(rc) != sorted(rc):
         raise _NotNative("dot_general")
-    (left,), (right,) = lc, rc
-    # a 1-D left operand is one row (1, k), a 1-D right operand one column (k, 1)
-    trans_a, m = (left == 0 and len(xs) == 2), (xs[1 - left] if len(xs) == 2 else 1)
-    trans_b, n = (right == 1), (ys[1 - right] if len(ys) == 2 else 1)
-    return Gemm(dtype, m, n, xs[left], trans_a, trans_b, a, b, out, entry[0])
+    xs, ys = tuple(x.aval.shape), tuple(y.aval.shape)
+    nc = len(lc)
+    k = math.prod(xs[d] for d in lc)
+    if lc == tuple(range(len(xs) - nc, len(xs))):  # (m, k)
+        trans_a, m = False, math.prod(xs[: len(xs) - nc])
+    elif lc == tuple(range(nc)):  # (k, m)
+        trans_a, m = True, math.prod(xs[nc:])
+    else:
+        raise _NotNative("dot_general")
+    if rc == tuple(range(nc)):  # (k, n)
+        trans_b, n = False, math.prod(ys[nc:])
+    elif rc == tuple(range(len(ys) - nc, len(ys))):  # (n, k)
+        trans_b, n = True, math.prod(ys[: len(ys) - nc])
+    else:
+        raise _NotNative("dot_general")
+    return Gemm(dtype, m, n, k, trans_a, trans_b, a, b, out, entry[0])
 
 
 def _state(b: _Builder, avals: list, init_refs: list[Ref]) -> tuple[list[Ref], list[Copy]]:
@@ -263,7 +294,7 @@ def _build_while(b: _Builder, eqn: JaxprEqn, allow_lanes: bool = True) -> tuple[
 def _tileable(b: _Builder, ops: list, lanes: int) -> bool:
     """Whether every call and copy of a lane-local loop can be restricted to a tile."""
     for op in ops:
-        if isinstance(op, (Gemm, Nested, Branch)):
+        if isinstance(op, (Gemm, Nested, Branch, Window)):
             return False
         if isinstance(op, Copy):
             sizes = {op.size, b.buffers[op.dst.buffer].size, b.buffers[op.src.buffer].size}
@@ -380,7 +411,39 @@ def _branch(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[
     return outs
 
 
-_NESTED = {"scan": _nested_scan, "while": _nested_while, "cond": _branch}
+def _dynamic_slice(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """``lax.dynamic_slice`` in a loop body: a reading ``Window``."""
+    x, out = eqn.inputs[0], eqn.out_binders[0]
+    part = b.buffer(out.aval, "local")
+    ops.append(_window(eqn, x.aval, out.aval.shape, operands[0], part, operands[1:], True))
+    return [part]
+
+
+def _dynamic_update_slice(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """``lax.dynamic_update_slice`` in a loop body: a copy, then a writing ``Window``."""
+    x, update = eqn.inputs[0], eqn.inputs[1]
+    whole = b.buffer(eqn.out_binders[0].aval, "local")
+    ops.append(Copy(whole, operands[0], math.prod(x.aval.shape)))
+    shape = tuple(update.aval.shape)
+    ops.append(_window(eqn, x.aval, shape, whole, operands[1], operands[2:], False))
+    return [whole]
+
+
+def _window(eqn, aval, sizes, whole: Ref, part: Ref, starts: list[Ref], read: bool) -> Window:
+    dtypes = tuple(_dtype(i.aval) for i in eqn.inputs[len(eqn.inputs) - len(starts) :])
+    if any(np.dtype(d).kind not in "iu" for d in dtypes):
+        raise _NotNative(eqn.primitive.name)
+    shape = tuple(aval.shape)
+    return Window(_dtype(aval), shape, tuple(sizes), tuple(starts), dtypes, whole, part, read)
+
+
+_BODY_STEPS = {
+    "scan": _nested_scan,
+    "while": _nested_while,
+    "cond": _branch,
+    "dynamic_slice": _dynamic_slice,
+    "dynamic_update_slice": _dynamic_update_slice,
+}
 
 
 def build(eqn: JaxprEqn, lower: Any) -> NativeLoop | None:

@@ -349,9 +349,7 @@ def _operand_broadcast(
         eqns.append(_bind("reshape", (x,), new_sizes=kept, dimensions=None))
         x = eqns[-1].out_binders[0]
     dims = (*range(len(batch)), *range(free_at, free_at + len(free)))
-    eqns.append(
-        _bind("broadcast_in_dim", (x,), shape=out_shape, broadcast_dimensions=tuple(dims))
-    )
+    eqns.append(_bind("broadcast_in_dim", (x,), shape=out_shape, broadcast_dimensions=tuple(dims)))
     return eqns
 
 

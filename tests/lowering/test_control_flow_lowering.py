@@ -389,6 +389,9 @@ def test_without_a_blas_entry_point_products_run_compiled_bodies(monkeypatch):
         ((3,), (3, 5), ((0,), (0,))),
         ((4, 3), (3,), ((1,), (0,))),
         ((3,), (3,), ((0,), (0,))),
+        ((2, 3, 4), (3, 4, 5), ((1, 2), (0, 1))),  # trailing block by leading block
+        ((2, 3, 4), (5, 2, 3), ((0, 1), (1, 2))),  # both transposed, several axes
+        ((2, 3, 4), (2, 3, 5), ((1, 0), (1, 0))),  # pairs listed in another order
         ((4, 0), (0, 5), ((1,), (0,))),  # empty contraction: zeros
         ((0, 3), (3, 5), ((1,), (0,))),  # empty product
     ],
@@ -492,7 +495,7 @@ def test_products_are_hoisted_out_of_scans(length, reverse):
 def test_the_loop_verifier_rejects_broken_loops():
     from fxgrad.lowering import loop_ir
     from fxgrad.lowering.kernel_ir import KernelIRError
-    from fxgrad.lowering.loop_ir import Branch, Buffer, Copy, Gemm, Loop, Nested, Ref
+    from fxgrad.lowering.loop_ir import Branch, Buffer, Copy, Gemm, Loop, Nested, Ref, Window
 
     def loop(**changes):
         fields = dict(
@@ -529,6 +532,9 @@ def test_the_loop_verifier_rejects_broken_loops():
     assert "loop depth=1 length=3" in str(loop(body=(inner,)))
     with pytest.raises(KernelIRError, match="depth"):
         loop_ir.verify(loop(body=(Nested(2, 3, (), (), None, (), ()),)))
+    window = Window("float32", (1,), (1,), (Ref(0),), ("float32",), Ref(1), Ref(0), True)
+    with pytest.raises(KernelIRError, match="start"):
+        loop_ir.verify(loop(body=(window,)))
     with pytest.raises(KernelIRError, match="branch on float32"):
         loop_ir.verify(loop(body=(Branch(Ref(0), "float32", ((),)),)))
     with pytest.raises(KernelIRError, match="bad product"):
@@ -564,3 +570,50 @@ def test_constants_read_transposed_are_transposed_once_before_the_loop(reverse):
     np.testing.assert_allclose(
         fxgrad.jit(fxgrad.grad(loss))(w), fxgrad.grad(loss)(w), rtol=1e-12, atol=1e-14
     )
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64, np.uint8])
+@pytest.mark.parametrize(
+    "shape, sizes",
+    [
+        ((7,), (3,)),
+        ((5, 4), (2, 4)),
+        ((5, 4), (2, 3)),
+        ((3, 4, 5), (1, 4, 5)),
+        ((3, 4, 5), (2, 1, 3)),
+    ],
+)
+def test_dynamic_slices_and_updates_in_native_loops(index_dtype, shape, sizes):
+    rng = np.random.default_rng(len(shape) * 7 + sum(sizes))
+    x = rng.standard_normal(shape)
+    steps = 9
+
+    def f(x):
+        def body(i, carry):
+            acc, buf = carry
+            # starts run past both ends (clamped as lax does); uint8 starts stay >= 0
+            offset = 0 if index_dtype == np.uint8 else -2
+            starts = [(i * (d + 1) + offset).astype(index_dtype) for d in range(len(shape))]
+            part = lax.dynamic_slice(buf, starts, sizes)
+            acc = acc + fnp.sum(part) * 0.1
+            buf = lax.dynamic_update_slice(buf, part * 0.5 + 1.0, starts)
+            return acc, buf
+
+        return lax.fori_loop(0, steps, body, (np.float64(0.0), x))
+
+    (acc, buf), kinds = _check(f, x, kind="native scan", rtol=1e-15)
+    want_acc, want = 0.0, x.copy()
+    for i in range(steps):
+        offset = 0 if index_dtype == np.uint8 else -2
+        # lax.dynamic_slice counts a negative start from the end (as JAX), then clamps
+        starts = [
+            int(np.asarray(i * (d + 1) + offset).astype(index_dtype)) for d in range(len(shape))
+        ]
+        starts = [s + n if s < 0 else s for s, n in zip(starts, shape, strict=True)]
+        starts = [min(max(s, 0), n - k) for s, n, k in zip(starts, shape, sizes, strict=True)]
+        box = tuple(slice(s, s + k) for s, k in zip(starts, sizes, strict=True))
+        part = want[box].copy()
+        want_acc += part.sum() * 0.1
+        want[box] = part * 0.5 + 1.0
+    np.testing.assert_allclose(acc, want_acc, rtol=1e-13)
+    np.testing.assert_allclose(buf, want, rtol=1e-15)
