@@ -88,11 +88,13 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "dynamic_slice": (
         NUMPY,
-        "start indices are run-time values; a kernel's load offsets are compile-time constants",
+        "start indices are run-time values; a kernel's load offsets are compile-time "
+        "constants (inside a native loop it is a `Window` copy)",
     ),
     "dynamic_update_slice": (
         NUMPY,
-        "a copy and a slice assignment at run-time start indices",
+        "a copy and a slice assignment at run-time start indices (inside a native loop: a "
+        "copy and a `Window`)",
     ),
     # reductions and scans the kernel IR does not express
     "argmax": (NUMPY, "`np.argmax`: kernel reductions combine values, not their positions"),
