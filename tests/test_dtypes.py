@@ -60,7 +60,32 @@ def test_numpy_namespace_exports_the_supported_scalar_types():
     for d in SUPPORTED:
         name = "bool_" if d == BOOL else d.name
         assert name in fnp.__all__
-        assert getattr(fnp, name) is getattr(np, name)
+        scalar = getattr(fnp, name)
+        # the same dtype as NumPy's type, equal and hashed alike, as JAX's scalar types
+        assert np.dtype(scalar) == d and scalar.dtype == d
+        assert scalar == getattr(np, name) and hash(scalar) == hash(getattr(np, name))
+        assert dtypes.canonicalize_dtype(scalar) == dtypes.canonicalize_dtype(d)
+        assert isinstance(np.zeros((), d)[()], scalar)
+
+
+def test_scalar_types_convert_traced_values_as_in_jax():
+    import fxgrad
+    import fxgrad.numpy as fnp
+
+    # fnp.int32(x) / fnp.float32(x) are conversions to Arrays that work on tracers
+    out = fxgrad.jit(lambda x: (fnp.float32(x) * 2, fnp.int32(x)))(np.float64(1.75))
+    assert out[0].dtype == np.float32 and float(out[0]) == 3.5
+    assert out[1].dtype == np.int32 and int(out[1]) == 1
+    assert fxgrad.grad(lambda x: fnp.float64(x) ** 2)(3.0) == 6.0
+    assert fxgrad.vmap(fnp.int8)(np.array([1.0, 2.9])).dtype == np.int8
+    assert fnp.float32(1.5).dtype == np.float32 and fnp.float32([1, 2]).shape == (2,)
+    # and they are dtypes wherever one is expected
+    assert fnp.zeros(2, fnp.int16).dtype == np.int16
+    assert fnp.ones(2).astype(fnp.float32).dtype == np.float32
+    assert np.zeros(2, dtype=fnp.uint8).dtype == np.uint8
+    assert fnp.ones(2).dtype == fnp.float64 and fnp.float64 != fnp.float32
+    assert fnp.finfo(fnp.float32).bits == 32 and fnp.iinfo(fnp.int8).max == 127
+    assert fnp.issubdtype(fnp.float16, fnp.floating)
 
 
 @pytest.mark.parametrize("d", SUPPORTED, ids=str)

@@ -40,6 +40,7 @@ from fxgrad.numpy._polynomial import *  # noqa: F403
 from fxgrad.numpy._polynomial import __all__ as _polynomial_all
 from fxgrad.numpy._reductions import *  # noqa: F403
 from fxgrad.numpy._reductions import __all__ as _reductions_all
+from fxgrad.numpy._scalar_types import scalar_type as _scalar_type
 from fxgrad.numpy._setops import *  # noqa: F403
 from fxgrad.numpy._setops import __all__ as _setops_all
 from fxgrad.numpy._shape_ops import *  # noqa: F403
@@ -53,11 +54,14 @@ from fxgrad.numpy._value_tests import __all__ as _value_tests_all
 
 # dtypes and constants, as NumPy names them: one scalar type per dtype of
 # fxgrad.dtypes.SUPPORTED_DTYPES (``_DTYPE_NAMES``), then NumPy's abstract types.
-bool_ = _np.bool_
-int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
-uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
-float16, float32, float64 = _np.float16, _np.float32, _np.float64
-complex64, complex128 = _np.complex64, _np.complex128
+# Each is a dtype and a conversion that accepts traced values (``_scalar_types``).
+bool_ = _scalar_type(_np.bool_)
+int8, int16, int32, int64 = (_scalar_type(t) for t in (_np.int8, _np.int16, _np.int32, _np.int64))
+uint8, uint16, uint32, uint64 = (
+    _scalar_type(t) for t in (_np.uint8, _np.uint16, _np.uint32, _np.uint64)
+)
+float16, float32, float64 = (_scalar_type(t) for t in (_np.float16, _np.float32, _np.float64))
+complex64, complex128 = _scalar_type(_np.complex64), _scalar_type(_np.complex128)
 dtype = _np.dtype
 finfo, iinfo = _np.finfo, _np.iinfo
 issubdtype = _np.issubdtype
