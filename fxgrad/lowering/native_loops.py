@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fxgrad.config import config
+from fxgrad.core import ShapedArray
 from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
 from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering import lanes as lane_analysis
@@ -437,7 +438,32 @@ def _window(eqn, aval, sizes, whole: Ref, part: Ref, starts: list[Ref], read: bo
     return Window(_dtype(aval), shape, tuple(sizes), tuple(starts), dtypes, whole, part, read)
 
 
+def _concatenate(b: _Builder, eqn: JaxprEqn, operands: list[Ref], ops: list) -> list[Ref]:
+    """``lax.concatenate`` in a loop body: each operand written into its box of the
+    result by a ``Window`` at constant offsets."""
+    out = eqn.out_binders[0]
+    axis, shape = eqn.params["dimension"], tuple(out.aval.shape)
+    whole = b.buffer(out.aval, "local")
+    int64 = np.dtype(np.int64)
+    zero = b.const(np.int64(0), _I64)
+    offset = 0
+    for x, ref in zip(eqn.inputs, operands, strict=True):
+        sizes = tuple(x.aval.shape)
+        at = b.const(np.int64(offset), _I64) if offset else zero
+        starts = tuple(at if d == axis else zero for d in range(len(shape)))
+        dtype = _dtype(out.aval)
+        ops.append(
+            Window(dtype, shape, sizes, starts, (int64.name,) * len(shape), whole, ref, False)
+        )
+        offset += sizes[axis]
+    return [whole]
+
+
+#: the abstract value of a constant start offset
+_I64 = ShapedArray((), np.dtype(np.int64))
+
 _BODY_STEPS = {
+    "concatenate": _concatenate,
     "scan": _nested_scan,
     "while": _nested_while,
     "cond": _branch,

@@ -617,3 +617,27 @@ def test_dynamic_slices_and_updates_in_native_loops(index_dtype, shape, sizes):
         want[box] = part * 0.5 + 1.0
     np.testing.assert_allclose(acc, want_acc, rtol=1e-13)
     np.testing.assert_allclose(buf, want, rtol=1e-15)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_concatenations_and_rolls_in_native_loops(axis):
+    x = np.arange(12.0).reshape(3, 4)
+
+    def f(x):
+        def body(i, c):
+            n = c.shape[axis]
+            last = lax.slice_in_dim(c, n - 1, n, axis=axis)
+            shifted = fnp.concatenate([last * 0.5, c], axis=axis)
+            kept = lax.slice_in_dim(shifted, 0, c.shape[axis], axis=axis)
+            return fnp.roll(kept, 1, axis=1 - axis) + i
+
+        return lax.fori_loop(0, 5, body, x)
+
+    (out,), _ = _check(f, x, kind="native scan")
+    want = x.copy()
+    for i in range(5):
+        last = np.take(want, [-1], axis=axis) * 0.5
+        shifted = np.concatenate([last, want], axis=axis)
+        kept = np.take(shifted, range(want.shape[axis]), axis=axis)
+        want = np.roll(kept, 1, axis=1 - axis) + i
+    np.testing.assert_array_equal(out, want)
