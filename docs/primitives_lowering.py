@@ -80,7 +80,8 @@ REASONS: dict[str, tuple[str, str]] = {
     # layout primitives that are not one affine read of one operand
     "concatenate": (
         NUMPY,
-        "`np.concatenate`: each block of the output reads another operand, not one index map",
+        "`np.concatenate`: each block of the output reads another operand, not one index "
+        "map (inside a native loop: a `Window` per operand)",
     ),
     "pad": (
         NUMPY,
