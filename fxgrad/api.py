@@ -27,6 +27,16 @@ from fxgrad._api_util import (
     _OutStore,
     _partial,
 )
+from fxgrad._devices import (
+    block_until_ready,
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
+)
 from fxgrad._vmap import vmap
 from fxgrad.array import Array
 from fxgrad.core import ShapedArray, get_aval
@@ -46,9 +56,6 @@ from fxgrad.interpreters.transpose import UndefPrimal, backward_pass, vjp_flat
 from fxgrad.jaxpr import eval_jaxpr
 from fxgrad.staging import (
     ShapeDtypeStruct,
-    default_backend,
-    device_put,
-    devices,
     disable_jit,
     eval_shape,
     jit,
@@ -65,9 +72,14 @@ from fxgrad.tree_util import (
 
 __all__ = [
     "ShapeDtypeStruct",
+    "block_until_ready",
+    "default_backend",
+    "device_count",
+    "device_get",
     "device_put",
     "devices",
-    "default_backend",
+    "local_device_count",
+    "local_devices",
     "eval_shape",
     "grad",
     "hessian",

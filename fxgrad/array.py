@@ -100,6 +100,17 @@ class Array:
         """Wait until the array is computed (CPU arrays always are); returns ``self``."""
         return self
 
+    @property
+    def device(self) -> Any:
+        """The device the array lives on (the host CPU)."""
+        from fxgrad._devices import CPU
+
+        return CPU
+
+    def devices(self) -> set[Any]:
+        """The set of devices the array lives on: ``{fxgrad.devices()[0]}``."""
+        return {self.device}
+
     def copy(self) -> Array:
         return Array(self._value.copy(), self.weak_type)
 

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from fxgrad import _compile_log, core
-from fxgrad import numpy as fnp
 from fxgrad._api_util import (
     ShapeDtypeStruct,
     _arg_names,
@@ -48,16 +47,12 @@ from fxgrad.lax._executor import executable_for
 from fxgrad.lax.call import check_non_finite, pjit_p
 from fxgrad.tree_util import (
     tree_flatten,
-    tree_map,
     tree_unflatten,
     treedef_is_leaf,
 )
 
 __all__ = [
     "ShapeDtypeStruct",
-    "default_backend",
-    "device_put",
-    "devices",
     "disable_jit",
     "eval_shape",
     "jit",
@@ -550,28 +545,3 @@ def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """
     closed, shapes = make_jaxpr(fun, return_shape=True)(*args, **kwargs)
     return shapes
-
-
-def device_put(
-    x: Any, device: Any = None, *, src: Any = None, donate: bool = False, may_alias: Any = None
-) -> Any:
-    """Place the leaves of ``x`` on the device as fxgrad Arrays (the CPU for now)."""
-    return tree_map(lambda leaf: leaf if isinstance(leaf, Tracer) else fnp.asarray(leaf), x)
-
-
-class _CpuDevice:
-    platform = "cpu"
-    device_kind = "cpu"
-    id = 0
-
-    def __repr__(self) -> str:
-        return "CpuDevice(id=0)"
-
-
-def devices(backend: str | None = None) -> list[Any]:
-    """The devices fxgrad computes on."""
-    return [_CpuDevice()]
-
-
-def default_backend() -> str:
-    return "cpu"
