@@ -13,6 +13,7 @@ from fxgrad.interpreters import array_ops as _array_ops
 from fxgrad.lax.call import pjit_p
 from fxgrad.lax.control_flow import *  # noqa: F403
 from fxgrad.lax.conv import *  # noqa: F403
+from fxgrad.lax.convenience import *  # noqa: F403
 from fxgrad.lax.decompositions import *  # noqa: F403
 from fxgrad.lax.elementwise import (
     abs,
@@ -34,6 +35,8 @@ from fxgrad.lax.elementwise import (
     atan_p,
     atanh,
     atanh_p,
+    bitcast_convert_type,
+    bitcast_convert_type_p,
     bitwise_and,
     bitwise_not,
     bitwise_or,
