@@ -137,23 +137,28 @@ class _LoopCodegen:
             f"{index} {lda}, ptr {b}, {index} {ldb}, {real} 0.0, ptr {out}, {index} {op.n})"
         )
 
+    def _clamped(self, fn: IRFunction, ref: Ref, dtype: str, pos: tuple, last: int) -> str:
+        """The integer (or bool) scalar in ``ref`` as an i64 clamped to ``[0, last]``."""
+        mt = mtype(dtype)
+        value = fn.inst(f"load {mt}, ptr {self._address(fn, ref, pos)}")
+        unsigned = np.dtype(dtype).kind in "ub"
+        if mt != "i64":
+            value = fn.inst(f"{'zext' if unsigned else 'sext'} {mt} {value} to i64")
+        if not unsigned:
+            negative = fn.inst(f"icmp slt i64 {value}, 0")
+            value = fn.inst(f"select i1 {negative}, i64 0, i64 {value}")
+        beyond = fn.inst(f"icmp ugt i64 {value}, {last}")
+        return fn.inst(f"select i1 {beyond}, i64 {last}, i64 {value}")
+
     def _window(self, fn: IRFunction, op: Window, pos: tuple) -> None:
         """Clamp the starts, then copy the box row block by row block (``llvm.memcpy``
         of the trailing axes that are whole in the box, merged)."""
         if 0 in op.sizes:
             return
-        starts = []
-        for ref, dtype, n, k in zip(op.starts, op.start_dtypes, op.shape, op.sizes, strict=True):
-            mt = mtype(dtype)
-            value = fn.inst(f"load {mt}, ptr {self._address(fn, ref, pos)}")
-            unsigned = np.dtype(dtype).kind == "u"
-            if mt != "i64":
-                value = fn.inst(f"{'zext' if unsigned else 'sext'} {mt} {value} to i64")
-            if not unsigned:
-                negative = fn.inst(f"icmp slt i64 {value}, 0")
-                value = fn.inst(f"select i1 {negative}, i64 0, i64 {value}")
-            beyond = fn.inst(f"icmp ugt i64 {value}, {n - k}")
-            starts.append(fn.inst(f"select i1 {beyond}, i64 {n - k}, i64 {value}"))
+        starts = [
+            self._clamped(fn, ref, dtype, pos, n - k)
+            for ref, dtype, n, k in zip(op.starts, op.start_dtypes, op.shape, op.sizes, strict=True)
+        ]
         rank = len(op.shape)
         # the box's trailing axes [merge, rank) are whole except the first: one memcpy each
         merge = rank - 1 if rank else 0
@@ -229,17 +234,7 @@ class _LoopCodegen:
 
     def _branch(self, fn: IRFunction, op: Branch, pos: tuple) -> None:
         """The case of the clamped index, as a chain of tests."""
-        mt = mtype(op.dtype)
-        raw = fn.inst(f"load {mt}, ptr {self._address(fn, op.index, pos)}")
-        unsigned = np.dtype(op.dtype).kind in "ub"
-        if mt != "i64":
-            raw = fn.inst(f"{'zext' if unsigned else 'sext'} {mt} {raw} to i64")
-        last = len(op.cases) - 1
-        if not unsigned:
-            negative = fn.inst(f"icmp slt i64 {raw}, 0")
-            raw = fn.inst(f"select i1 {negative}, i64 0, i64 {raw}")
-        beyond = fn.inst(f"icmp ugt i64 {raw}, {last}")
-        index = fn.inst(f"select i1 {beyond}, i64 {last}, i64 {raw}")
+        index = self._clamped(fn, op.index, op.dtype, pos, len(op.cases) - 1)
         for k, case in enumerate(op.cases):
             hit = fn.inst(f"icmp eq i64 {index}, {k}")
             fn.branch_if(hit, lambda case=case: self._sequence(fn, case, pos, None))
