@@ -65,6 +65,12 @@ RAISES = "raises (never runs)"
 #: bodies; ``cond`` calls the compiled executable of the branch it picks)
 CONTROL = {"while": LOOP, "scan": LOOP, "cond": BRANCHES}
 
+_COLLECTIVE = (
+    "a collective over a named `vmap` axis: the vmap that owns the name rewrites it into "
+    "a reduction over its batch axis before anything is staged, so a compiled program "
+    "never holds it (inside `jit` inside `vmap` it raises `NameError`)"
+)
+
 #: primitive -> (lowering class, why it is not generated code), for every primitive
 #: that runs a library routine or its NumPy ``impl``
 REASONS: dict[str, tuple[str, str]] = {
@@ -87,6 +93,11 @@ REASONS: dict[str, tuple[str, str]] = {
         NUMPY,
         "`np.full` and a strided copy: padded positions read no operand element",
     ),
+    # collectives over a named vmap axis
+    "psum": (RAISES, _COLLECTIVE),
+    "pmean": (RAISES, _COLLECTIVE),
+    "pmax": (RAISES, _COLLECTIVE),
+    "pmin": (RAISES, _COLLECTIVE),
     "dynamic_slice": (
         NUMPY,
         "start indices are run-time values; a kernel's load offsets are compile-time "

@@ -94,7 +94,13 @@ def vmap(
         store = _OutStore()
         flat = _flat_fun(fun, in_tree, store)
         outs, out_dims = batching.vmap_flat(
-            flat, size, dims, flat_args, name=f"vmap({name})", arg_names=leaf_names
+            flat,
+            size,
+            dims,
+            flat_args,
+            name=f"vmap({name})",
+            arg_names=leaf_names,
+            axis_name=axis_name,
         )
         out_tree = store.treedef
         out_tree_obj = tree_unflatten(out_tree, [0] * out_tree.num_leaves)

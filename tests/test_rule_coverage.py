@@ -20,7 +20,7 @@ import pytest
 
 import fxgrad
 import fxgrad.lax
-from fxgrad.interpreters.batching import batch_rules
+from fxgrad.interpreters.batching import batch_rules, collective_rules
 from fxgrad.interpreters.jvp import jvp_rules
 from fxgrad.interpreters.transpose import transpose_rules
 from fxgrad.lax._define import kernel_classes, primitives
@@ -33,6 +33,9 @@ NON_DIFFERENTIABLE: dict[str, str] = {
     # transposed (with the user's bwd); differentiating it again goes through the
     # custom_vjp's own rules, as JAX's custom_lin does.
     "custom_lin": "appears only in linear jaxprs, transposed with the user's bwd",
+    # as in JAX, the max and min over a named vmap axis have no derivative rule
+    "pmax": "collective maximum over a named axis: no derivative rule, as in JAX",
+    "pmin": "collective minimum over a named axis: no derivative rule, as in JAX",
 }
 
 # Primitives that are linear in (some of) their inputs: reverse mode transposes them.
@@ -70,6 +73,8 @@ LINEAR = {
     "cumsum",
     "copy",
     "expand_dims",
+    "psum",
+    "pmean",
 }
 
 # Primitives that take no array operands (only static parameters): a transformation
@@ -111,7 +116,8 @@ def _rules(p) -> dict[str, bool]:
         "abstract_eval": p.abstract_eval is not None,
         "jvp": p in jvp_rules or has_inline,
         "transpose": p in transpose_rules,
-        "batch": p in batch_rules or has_inline,
+        # a collective is batched by every vmap through its collective rule
+        "batch": p in batch_rules or p in collective_rules or has_inline,
         "inline": has_inline,
     }
 

@@ -13,6 +13,7 @@ ops (``defvectorized``), broadcasting n-ary ops (``defbroadcasting``) and reduct
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,32 @@ from fxgrad.core import (
 from fxgrad.interpreters import array_ops
 
 batch_rules: dict[Primitive, Callable[..., Any]] = {}
+#: collective primitives (``lax.psum`` ...): ``rule(trace, tracers, params)``, run by every
+#: BatchTrace, batched or not, since only a trace knows whether it carries their axis name
+collective_rules: dict[Primitive, Callable[..., Any]] = {}
+#: the axis name of each active vmap that has one (``vmap(..., axis_name=...)``)
+axis_names: dict[Any, Any] = {}
+#: the axis name of the vmap whose batch rule is running (sub-jaxprs inherit it)
+_rule_axis_name: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "fxgrad_rule_axis_name", default=None
+)
+
+
+def find_axis(name: Any) -> Any:
+    """The innermost active vmap main trace named ``name``, or None."""
+    from fxgrad.core import _local_state
+
+    for main in reversed(_local_state.stack):
+        if main.trace_type is BatchTrace and axis_names.get(main) == name:
+            return main
+    return None
+
+
+def bound_axis_names() -> list[Any]:
+    """The axis names of the active vmaps, innermost first (for error messages)."""
+    from fxgrad.core import _local_state
+
+    return [axis_names[m] for m in reversed(_local_state.stack) if m in axis_names]
 
 
 class NotMapped:
@@ -88,6 +115,9 @@ class BatchTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
+        collective = collective_rules.get(primitive)
+        if collective is not None:
+            return collective(self, tracers, params)
         vals = [t.val for t in tracers]
         dims = [t.bdim for t in tracers]
         if all(d is not_mapped for d in dims):
@@ -101,7 +131,17 @@ class BatchTrace(Trace):
                 f"vmap of '{primitive.name}' is not implemented; batch rules are registered "
                 "next to the primitive in fxgrad/lax/.",
             )
-        out, out_dims = rule(self.axis_size, vals, dims, **params)
+        name = axis_names.get(self.main)
+        if name is None:
+            out, out_dims = rule(self.axis_size, vals, dims, **params)
+        else:
+            # a rule that batches a sub-jaxpr (jit, scan, cond ...) batches it along this
+            # same named axis, so collectives inside it still find their axis
+            token = _rule_axis_name.set(name)
+            try:
+                out, out_dims = rule(self.axis_size, vals, dims, **params)
+            finally:
+                _rule_axis_name.reset(token)
         origin = _combined_origin(tracers)
         if primitive.multiple_results:
             return [BatchTracer(self, x, d, origin) for x, d in zip(out, out_dims, strict=True)]
@@ -124,19 +164,30 @@ def vmap_flat(
     *,
     name: str = "vmap",
     arg_names: Sequence[str | None] | None = None,
+    axis_name: Any = None,
 ) -> tuple[list[Any], list[int | NotMapped]]:
-    """Run ``fun`` batched; returns outputs with their batch dimensions."""
+    """Run ``fun`` batched; returns outputs with their batch dimensions. Collectives
+    (``lax.psum`` ...) inside ``fun`` reduce over this batch axis by ``axis_name``."""
     names = arg_names or [None] * len(args)
+    if axis_name is None:
+        axis_name = _rule_axis_name.get()
+    token = _rule_axis_name.set(None)  # the function's own rules set it again
     with new_main(BatchTrace, axis_size, name=name) as main:
-        trace = BatchTrace(main)
-        tracers_in = [
-            BatchTracer(trace, x, d, n) if d is not not_mapped else x
-            for x, d, n in zip(args, in_dims, names, strict=True)
-        ]
-        outs = fun(*tracers_in)
-        tracers_out = [trace.full_raise(o) for o in outs]
-        vals_out = [full_lower(t.val) for t in tracers_out]
-        dims_out = [t.bdim for t in tracers_out]
+        if axis_name is not None:
+            axis_names[main] = axis_name
+        try:
+            trace = BatchTrace(main)
+            tracers_in = [
+                BatchTracer(trace, x, d, n) if d is not not_mapped else x
+                for x, d, n in zip(args, in_dims, names, strict=True)
+            ]
+            outs = fun(*tracers_in)
+            tracers_out = [trace.full_raise(o) for o in outs]
+            vals_out = [full_lower(t.val) for t in tracers_out]
+            dims_out = [t.bdim for t in tracers_out]
+        finally:
+            axis_names.pop(main, None)
+            _rule_axis_name.reset(token)
     return vals_out, dims_out
 
 

@@ -154,6 +154,7 @@ from fxgrad.lax.elementwise import (
 from fxgrad.lax.fft import *  # noqa: F403
 from fxgrad.lax.indexing import *  # noqa: F403
 from fxgrad.lax.linalg import dot, dot_general, dot_general_p
+from fxgrad.lax.parallel import *  # noqa: F403
 from fxgrad.lax.reduction import (
     argmax,
     argmax_p,
