@@ -7,6 +7,7 @@ Array([0., 2., 4.], dtype=float64)
 
 from fxgrad import ad_checkpoint, debug, lax, numpy, random, scipy, tree, tree_util
 from fxgrad import config as _config_module
+from fxgrad._extras import ensure_compile_time_eval, named_call, typeof
 from fxgrad.ad_checkpoint import checkpoint, checkpoint_policies, remat
 from fxgrad.api import (
     ShapeDtypeStruct,
@@ -39,6 +40,7 @@ from fxgrad.config import config
 from fxgrad.custom_derivatives import closure_convert, custom_jvp, custom_vjp
 from fxgrad.debug import pure_callback
 from fxgrad.lax import stop_gradient
+from fxgrad.staging import clear_caches
 
 __version__ = "0.1.0"
 
@@ -54,6 +56,10 @@ __all__ = [
     "custom_vjp",
     "debug",
     "block_until_ready",
+    "clear_caches",
+    "ensure_compile_time_eval",
+    "named_call",
+    "typeof",
     "default_backend",
     "device_count",
     "device_get",

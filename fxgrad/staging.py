@@ -18,6 +18,7 @@ import contextlib
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -58,6 +59,31 @@ __all__ = [
     "jit",
     "make_jaxpr",
 ]
+
+
+#: every jit-wrapped function alive, for ``clear_caches``
+_jitted: weakref.WeakSet = weakref.WeakSet()
+
+
+def clear_caches() -> None:
+    """Forget every traced and compiled function, as ``jax.clear_caches``: each jitted
+    function traces and compiles again on its next call. The on-disk cache of object
+    code is kept (a recompile reads it back instead of running LLVM)."""
+    import sys
+
+    for fun in list(_jitted):
+        with fun._lock:
+            fun._cache.clear()
+            fun._fast.clear()
+            fun._seen.clear()
+    from fxgrad.lax import _executor
+
+    with _executor._lock:
+        _executor._cache.clear()
+    cache = sys.modules.get("fxgrad.lowering.cache")
+    if cache is not None:
+        with cache._lock:
+            cache._memory.clear()
 
 
 class _StaticArgs:
@@ -293,6 +319,7 @@ class JitWrapped:
         self._fast: dict[Any, _FastEntry] = {}
         self._seen: list[_compile_log.Signature] = []
         self._lock = threading.Lock()
+        _jitted.add(self)
         self._trace_count = 0
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
