@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -69,21 +70,14 @@ def clear_caches() -> None:
     """Forget every traced and compiled function, as ``jax.clear_caches``: each jitted
     function traces and compiles again on its next call. The on-disk cache of object
     code is kept (a recompile reads it back instead of running LLVM)."""
-    import sys
-
     for fun in list(_jitted):
-        with fun._lock:
-            fun._cache.clear()
-            fun._fast.clear()
-            fun._seen.clear()
+        fun._clear()
     from fxgrad.lax import _executor
 
-    with _executor._lock:
-        _executor._cache.clear()
+    _executor.clear()
     cache = sys.modules.get("fxgrad.lowering.cache")
-    if cache is not None:
-        with cache._lock:
-            cache._memory.clear()
+    if cache is not None:  # nothing was compiled if the compiler was never imported
+        cache.clear_memory()
 
 
 class _StaticArgs:
@@ -321,6 +315,13 @@ class JitWrapped:
         self._lock = threading.Lock()
         _jitted.add(self)
         self._trace_count = 0
+
+    def _clear(self) -> None:
+        """Drop this function's traces and compiled entries (``clear_caches``)."""
+        with self._lock:
+            self._cache.clear()
+            self._fast.clear()
+            self._seen.clear()
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:

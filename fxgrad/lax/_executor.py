@@ -34,6 +34,12 @@ _interpret_only = os.environ.get("FXGRAD_JIT_INTERPRET", "").strip().lower() in 
 stats: dict[str, int] = {"compiles": 0, "fallbacks": 0}
 
 
+def clear() -> None:
+    """Forget every compiled executable (``fxgrad.clear_caches``)."""
+    with _lock:
+        _cache.clear()
+
+
 def interpret(closed: ClosedJaxpr, args: Sequence[Any]) -> list[Any]:
     """Evaluate ``closed`` on NumPy values with primitive implementations."""
     jaxpr = closed.jaxpr

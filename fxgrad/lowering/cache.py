@@ -49,6 +49,12 @@ _disk_enabled = os.environ.get("FXGRAD_DISK_CACHE", "1").strip().lower() not in 
 stats: dict[str, int] = {"compiled": 0, "disk_hits": 0, "memory_hits": 0, "disk_writes": 0}
 
 
+def clear_memory() -> None:
+    """Forget the kernels loaded in this process; the disk cache is kept."""
+    with _lock:
+        _memory.clear()
+
+
 @dataclass
 class CompiledKernel:
     """The loaded entry points of one kernel (``part``/``fin`` for split reductions)."""

@@ -39,11 +39,12 @@ def tune_malloc() -> bool:
         return False
     try:
         libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-        version = libc.gnu_get_libc_version  # present in glibc only
-    except (OSError, AttributeError):
+    except OSError:
         return False
-    del version
+    # gnu_get_libc_version exists in glibc only: the thresholds below are glibc's
+    if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
+        return False
+    mallopt = libc.mallopt
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
