@@ -198,6 +198,14 @@ _FLAGS: tuple[_Flag, ...] = (
         "gradients through where/select/cond follow JAX and may be NaN in the untaken branch.",
     ),
     _Flag(
+        "eager_vjp_tape",
+        True,
+        _validate_bool,
+        _bool_from_env,
+        "eager vjp/grad record a tape of pullbacks (False: linearize and transpose, as traced).",
+        traced=False,
+    ),
+    _Flag(
         "enable_x64",
         True,
         _validate_enable_x64,

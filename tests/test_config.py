@@ -20,6 +20,7 @@ DEFAULTS = {
     "disk_cache": True,
     "disable_jit": False,
     "jax_compatible_where_grad": False,
+    "eager_vjp_tape": True,
     "enable_x64": True,
 }
 

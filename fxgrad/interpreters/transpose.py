@@ -150,9 +150,22 @@ def vjp_flat(
     """Primal outputs of ``fun`` and a function mapping output cotangents to input ones.
 
     The returned ``f_vjp`` accepts ``Zero`` or arrays and returns ``Zero`` for inputs
-    the outputs do not depend on. It transposes the linearization's tape directly,
-    without building a jaxpr.
+    the outputs do not depend on. Eagerly (concrete primals, no transformation active)
+    it records pullbacks on a tape (``reverse.vjp_flat_tape``); otherwise it linearizes
+    ``fun`` and transposes the linearization (``vjp_flat_traced``).
     """
+    from fxgrad.interpreters import reverse
+
+    if reverse.eager_tape_applies(primals):
+        return reverse.vjp_flat_tape(fun, primals, name=name)
+    return vjp_flat_traced(fun, primals, name=name)
+
+
+def vjp_flat_traced(
+    fun: Callable[..., Sequence[Any]], primals: Sequence[Any], *, name: str = "vjp"
+) -> tuple[list[Any], Callable[[Sequence[Any]], list[Any]]]:
+    """``vjp_flat`` by linearize + transpose: the linearization's tape is transposed
+    directly, without building a jaxpr."""
     primals_out, lin = linearize_tape(fun, primals, name=name)
     tape = lin.tape
 

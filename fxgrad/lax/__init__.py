@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fxgrad.interpreters import array_ops as _array_ops
+from fxgrad.lax import _reverse_rules  # noqa: F401  (registers the eager vjp routes)
 from fxgrad.lax.call import pjit_p
 from fxgrad.lax.control_flow import *  # noqa: F403
 from fxgrad.lax.conv import *  # noqa: F403

@@ -38,7 +38,7 @@ from fxgrad.interpreters.transpose import is_undefined_primal
 from fxgrad.lax import _elementwise_impls as impls
 from fxgrad.lax import _special
 from fxgrad.lax._define import define_primitive
-from fxgrad.lax.shape import broadcast_in_dim, broadcast_to_shape
+from fxgrad.lax.shape import broadcast_in_dim, broadcast_small_or_view, broadcast_to_shape
 
 # dtype families accepted by a row
 _ANY = "any"
@@ -627,7 +627,7 @@ def elementwise_args(*args: Any, name: str | None = None) -> list[Any]:
 def _scalar_operand(x: Any, dtype: np.dtype, shape: tuple[int, ...] | None) -> np.ndarray:
     """Python scalar ``x`` as an array of ``dtype``, filled to ``shape`` unless None."""
     scalar = np.asarray(x, dtype=dtype)
-    return scalar if shape is None else np.broadcast_to(scalar, shape)
+    return scalar if shape is None else broadcast_small_or_view(scalar, shape)
 
 
 # Primitives, under the names JAX gives them (``<name>_p``).

@@ -9,6 +9,7 @@ NumPy broadcast, which keeps an eager operation close to NumPy's own cost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -240,6 +241,55 @@ def _agree(args: Sequence[Any], inexact: bool) -> bool:
     return True
 
 
+def _fill_scalars(args: Sequence[Any], inexact: bool) -> list[Any] | None:
+    """``args`` with each Python scalar filled to the shape of the other operands (and
+    NumPy arrays as Arrays), when those agree in shape and dtype and the scalars do not
+    change that dtype; else None.
+
+    Only outside staging (a transformation of concrete values, such as eager ``grad``):
+    the filled scalar is a NumPy broadcast, which a jaxpr would carry as a constant of
+    the full shape, where staging keeps a ``broadcast_in_dim``.
+    """
+    state = core._local_state
+    if state.dynamic is not state.base:
+        return None
+    first = None
+    for a in args:
+        if type(a) not in _PY_SCALARS:
+            if not isinstance(a, (Tracer, Array, np.ndarray)):
+                return None
+            aval = get_aval(a)
+            if first is None:
+                first = aval
+            elif aval.shape != first.shape or aval.dtype != first.dtype:
+                return None
+    if first is None or (inexact and first.dtype.kind not in "fc"):
+        return None
+    dtype, weak = _result_type(args)
+    if dtype != first.dtype:
+        return None
+    return [
+        _filled(a, dtype, weak, first)
+        if type(a) in _PY_SCALARS
+        else Array(a)
+        if type(a) is np.ndarray
+        else a
+        for a in args
+    ]
+
+
+def _filled(x: Any, dtype: np.dtype, weak: bool, aval: core.ShapedArray) -> Array:
+    """Python scalar ``x`` as an Array of ``dtype`` and ``aval``'s shape, weakly typed
+    when the promotion's result is (as ``promote_dtypes`` converts scalars)."""
+    if dtype.kind in "fc" and type(x) is not bool:
+        value = dtype.type(x)
+    else:
+        value = dtypes.convert_scalar(x, dtype)
+    if math.prod(aval.shape) <= 4096:  # small: filling is cheaper than a broadcast view
+        return Array.__new__(Array)._init(np.full(aval.shape, value, dtype), weak)
+    return Array.__new__(Array)._init(np.broadcast_to(value, aval.shape), weak)
+
+
 def eager_buffers(args: Sequence[Any]) -> list[np.ndarray] | None:
     """The NumPy buffers of ``args`` when every one is an eager ``Array`` that is not
     weakly typed and no transformation is active, else None: the condition under which
@@ -283,6 +333,9 @@ def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False
         return _eager_elementwise(fn_name, prim, args, inexact, params)
     if _agree(args, inexact):
         return prim.bind(*args, **params)
+    filled = _fill_scalars(args, inexact)
+    if filled is not None:
+        return prim.bind(*filled, **params)
     if inexact:
         vals = promote_args_inexact(fn_name, *args)
     else:
