@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 
+from fxgrad.array import Array
 from fxgrad.interpreters import reverse
 from fxgrad.interpreters.transpose import transpose_rules
 
@@ -84,7 +85,7 @@ def _install() -> None:
         lambda t, out, x, *, y: elementwise_params._integer_pow_jvp(t, x, y),
     )
     reverse.zero_derivative.add(elementwise_params.stop_gradient_p)
-    reverse.install_scale(elementwise._mul_ct)
+    reverse.install(elementwise._mul_ct, Array)
 
 
 _install()

@@ -702,7 +702,8 @@ zero_safe_div_p = _PRIMS["zero_safe_div"]
 def _unary(prim):
     def fn(x: Any) -> Any:
         if not isinstance(x, Tracer):
-            prim.abstract_eval(get_aval(x))  # eager: the NumPy impl would not check dtypes
+            # eager: the NumPy impl would not check dtypes (memoized per input type)
+            core.abstract_eval(prim, (get_aval(x),), {})
         return prim.bind(x)
 
     fn.__name__ = prim.name

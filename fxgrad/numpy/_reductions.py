@@ -22,7 +22,7 @@ import numpy as np
 
 from fxgrad import dtypes
 from fxgrad.array import Array
-from fxgrad.core import get_aval
+from fxgrad.core import Tracer, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax import reduction as red
@@ -196,6 +196,13 @@ def sum(  # noqa: A001 - NumPy's name
             if axes:
                 out = red.reduce_sum_p.impl(buffers[0], axes=axes)
                 return Array.__new__(Array)._init(out, False)
+        elif isinstance(a, Tracer):
+            aval = a.aval
+            if not aval.weak_type and _sum_dtype(aval.dtype) == aval.dtype:
+                # strongly typed in its sum dtype: the primitive, without conversions
+                axes = canonicalize_axes(axis, aval.ndim, "sum")
+                if axes:
+                    return red.reduce_sum_p.bind(a, axes=axes)
     return _monoid_reduce(
         "sum", red.reduce_sum, ew.add, 0, a, axis, dtype, keepdims, initial, where
     )
