@@ -344,6 +344,18 @@ assert float(fxgrad.grad(f, argnums=1)(X1, X2)) == DF_DX2
 
 assert float(fxgrad.grad(cube)(2.0)) == 12.0
 assert float(fxgrad.grad(fxgrad.grad(cube))(2.0)) == 12.0
+
+# Called eagerly like this (concrete inputs, no transformation active), `vjp` does not
+# stage the linearization: it runs one interpreter level, `ReverseTrace`
+# (fxgrad/interpreters/reverse.py), which evaluates each primitive and records a
+# pullback on a tape, as HIPS autograd does. The pullbacks still come from the same
+# rules: transpose rules for inputs a primitive is linear in, JVP partials for diagonal
+# elementwise derivatives, and, for a primitive in neither table (like `cube`), the
+# linearize + transpose of that one primitive. Under `jit`, `vmap` or an outer `grad`,
+# and with `config.eager_vjp_tape` off, `vjp` is linearize + transpose as shown above.
+with fxgrad.config.override(eager_vjp_tape=False):
+    assert float(fxgrad.grad(f)(X1, X2)) == 5.5
+    assert float(fxgrad.grad(cube)(2.0)) == 12.0
 # And all of it composes: a jitted, batched second derivative of our own primitive.
 d2 = fxgrad.jit(fxgrad.vmap(fxgrad.grad(fxgrad.grad(cube))))(xs)
 assert np.allclose(np.asarray(d2), [6.0 * v for v in (1.0, 2.0, 4.0)])

@@ -98,6 +98,8 @@ class IRFunction:
         self.lines: list[str] = []
         self.counter = 0
         self.current = "main"
+        #: loops emitted while set are left scalar (see ``scalar_loops``)
+        self.scalar = False
 
     def fresh(self, hint: str = "t") -> str:
         self.counter += 1
@@ -152,9 +154,28 @@ class IRFunction:
         body(i)
         latch = self.current
         self.lines.append(f"  {nxt} = add i64 {i}, {step}")
-        self.line(f"br label %{head}")
+        self.line(
+            f"br label %{head}" + (f", !llvm.loop {self._scalar_loop_id()}" if self.scalar else "")
+        )
         self.lines[phi_at] = f"  {i} = phi i64 [{lo}, %{pre}], [{nxt}, %{latch}]"
         self.block(done)
+
+    def scalar_loops(self, emit: Callable[[], None]) -> None:
+        """Run ``emit`` with the loops it writes marked not to be vectorised, interleaved
+        or unrolled: code for rare cases (the precise re-run of a row whose guard failed,
+        which calls libm anyway), where those passes only cost compile time."""
+        previous, self.scalar = self.scalar, True
+        try:
+            emit()
+        finally:
+            self.scalar = previous
+
+    def _scalar_loop_id(self) -> str:
+        """A fresh loop-ID metadata node (module-wide, in ``decls``) for a scalar loop."""
+        self.decls.update(_SCALAR_LOOP_HINTS)
+        number = _FIRST_LOOP_ID + sum(1 for d in self.decls if d.startswith("!")) - 3
+        self.decls.add(f"!{number} = distinct !{{!{number}, !0, !1, !2}}")
+        return f"!{number}"
 
     def branch_if(self, cond: str, then: Callable[[], None]) -> None:
         yes, done = self.fresh("then"), self.fresh("endif")
@@ -168,6 +189,15 @@ class IRFunction:
         """The function: ``header`` is everything between ``define`` and ``{``."""
         body = ["entry:", *self.allocas, "  br label %main", "main:", *self.lines, "  ret void"]
         return f"define {header} {{\n" + "\n".join(body) + "\n}\n"
+
+
+#: the loop hints of ``IRFunction.scalar_loops`` (metadata nodes !0 to !2)
+_SCALAR_LOOP_HINTS = (
+    '!0 = !{!"llvm.loop.vectorize.enable", i1 false}',
+    '!1 = !{!"llvm.loop.interleave.count", i32 1}',
+    '!2 = !{!"llvm.loop.unroll.disable"}',
+)
+_FIRST_LOOP_ID = 3
 
 
 # ---------------------------------------------------------------------------------------

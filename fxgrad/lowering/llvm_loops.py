@@ -263,7 +263,7 @@ class KernelCodegen:
         fn.line(f"store i32 0, ptr {bad}")
         run(self.fast, guards, bad)
         failed = fn.inst(f"icmp ne i32 {fn.inst(f'load i32, ptr {bad}')}, 0")
-        fn.branch_if(failed, lambda: run(self.precise, [], None))
+        fn.branch_if(failed, lambda: fn.scalar_loops(lambda: run(self.precise, [], None)))
 
     def _stores(
         self,

@@ -290,3 +290,25 @@ def test_fused_transcendental_chain_vectorises():
     optimized = llvm.optimized_ir(text)
     assert re.search(r"<\d+ x float>", optimized)
     assert re.search(r"llvm\.fma\.v\d+f", optimized)  # the polynomials run on vectors
+
+
+def test_precise_rerun_of_a_guarded_row_stays_scalar():
+    """The libm re-run of rows whose sin/cos guard failed is marked not to vectorise or
+    unroll (it only costs compile time), while the fast loop still vectorises; rows with
+    huge arguments still get the right values."""
+    import re
+
+    from fxgrad.lowering import data_offset, llvm
+    from fxgrad.lowering.fusion import fuse
+
+    x = np.ones(1 << 14, np.float32)
+    (kernel,) = fuse(fxgrad.make_jaxpr(lambda v: fnp.sin(v) * 2.0)(x)).kernels
+    text, _ = llvm.render(kernel, "guarded", data_offset())
+    assert '!{!"llvm.loop.vectorize.enable", i1 false}' in text
+    marked = re.findall(r"br label %head\d+, !llvm\.loop (!\d+)", text)
+    assert len(marked) == 1  # the precise loop; the fast loop is left to the vectoriser
+    optimized = llvm.optimized_ir(text)
+    assert re.search(r"<\d+ x float>", optimized)
+    big = np.linspace(-1e9, 1e9, 1 << 14).astype(np.float32)
+    got = np.asarray(fxgrad.jit(lambda v: fnp.sin(v) * 2.0)(fnp.asarray(big)))
+    np.testing.assert_allclose(got, np.sin(big.astype(np.float64)) * 2.0, atol=1e-5)
