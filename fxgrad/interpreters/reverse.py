@@ -44,6 +44,7 @@ from fxgrad.core import Primitive, Trace, Tracer, get_aval, new_main, tangent_av
 from fxgrad.interpreters import array_ops
 from fxgrad.interpreters.jvp import Zero
 from fxgrad.interpreters.transpose import UndefPrimal, transpose_rules
+from fxgrad.jaxpr import Var
 
 #: ``primitive -> (linear input indices, joint)``: the primitive is linear in each of
 #: those inputs for fixed values of the others (``joint``: in all of them together, so
@@ -246,26 +247,39 @@ def _has_no_zeros(ct: Any) -> bool:
 
 
 def _pull_by_rules(node: _Node, ct: Any) -> list[Any]:
-    """The cotangents of ``node``'s active inputs given its output's cotangent.
+    """The cotangents of ``node``'s active inputs given its output's cotangent."""
+    return _pullback(
+        node.primitive, node.params, node.active, ct, node.out, node.primals, _has_no_zeros(ct)
+    )
+
+
+def _pullback(
+    primitive: Primitive,
+    params: dict,
+    active: list[int],
+    ct: Any,
+    out: Any,
+    primals: Sequence[Any],
+    no_zeros: bool,
+) -> list[Any]:
+    """The cotangents of the ``active`` inputs of ``primitive`` given ``ct``.
 
     A diagonal input takes ``partial(ct)`` when the cotangent has no zero entry (the
     transposed linearization's arithmetic); otherwise, and for inputs that are only
     linear, the transpose rule or the partial of ones scaled zero-safely keeps
     zero cotangents exactly zero (the ``where`` rule).
     """
-    primitive, primals, params, out = node.primitive, node.primals, node.params, node.out
     linear, joint = linear_inputs.get(primitive, ((), False))
-    no_zeros = _has_no_zeros(ct)
     result: dict[int, Any] = {}
     by_transpose = []
-    for i in node.active:
+    for i in active:
         if _diagonal(primitive, primals, i, out):
             partial = elementwise_partials[primitive][i]
             if no_zeros:
                 result[i] = partial(ct, out, *primals, **params)
                 continue
             if i not in linear:
-                ones = core._wrap_value(np.ones(_shape(out), get_aval(out).dtype), False)
+                ones = array_ops.zeros(get_aval(out).strip_weak_type()) + 1  # lax add: traceable
                 result[i] = scale_cotangent(ct, partial(ones, out, *primals, **params))
                 continue
         by_transpose.append(i)
@@ -279,7 +293,99 @@ def _pull_by_rules(node: _Node, ct: Any) -> list[Any]:
             cts_in = rule(ct, *args, **params)
             for i in group:
                 result[i] = cts_in[i]
-    return [result[i] for i in node.active]
+    return [result[i] for i in active]
+
+
+# ---------------------------------------------------------------------------------------
+# Pullbacks on NumPy values
+# ---------------------------------------------------------------------------------------
+#
+# Evaluated through ``bind``, a pullback of a few primitives costs a few microseconds per
+# primitive in dispatch and wrapping, several times NumPy's own time on small arrays.
+# When ``f_vjp`` gets concrete cotangents, a pullback seen before is instead traced once
+# to a jaxpr (from the same rules) and that jaxpr is run by calling each primitive's
+# ``impl`` on NumPy values: the backward pass then costs about what NumPy does. A
+# pullback is traced the second time its signature (primitive, params, active inputs,
+# input and output types, cotangent with or without zeros, the flags that change
+# tracing) is met, so one-off shapes do not pay for tracing.
+
+_UNSEEN = object()
+#: signature -> the traced pullback (``None``: seen once, not traced yet)
+_programs: dict[tuple, Any] = {}
+_MAX_PROGRAMS = 4096
+
+
+def _raw(x: Any) -> Any:
+    """The NumPy value of a concrete value (an Array's buffer)."""
+    return x._value if type(x) is _array_type else x
+
+
+def _pull_raw(node: _Node, ct: Any) -> list[Any]:
+    """``_pull_by_rules`` for a NumPy cotangent, returning NumPy cotangents."""
+    ct = np.asarray(ct)
+    no_zeros = np.count_nonzero(ct) == ct.size
+    primals = node.primals
+    try:
+        key = (
+            node.primitive,
+            config.trace_token(),  # flags that change what tracing produces
+            tuple(node.active),
+            no_zeros,
+            tuple(node.params.items()),
+            ct.dtype,
+            ct.shape,
+            get_aval(node.out),
+            *[get_aval(p) for p in primals],
+        )
+        program = _programs.get(key, _UNSEEN)
+    except TypeError:  # unhashable params
+        key, program = None, _UNSEEN
+    if program is _UNSEEN or program is None:
+        if key is not None and program is _UNSEEN:
+            if len(_programs) >= _MAX_PROGRAMS:
+                _programs.clear()
+            _programs[key] = None
+        elif key is not None:
+            program = _programs[key] = _trace_pullback(node, ct, no_zeros)
+    if program is None or program is _UNSEEN:
+        boxed = core._wrap_value(ct, False)
+        cts = _pullback(
+            node.primitive, node.params, node.active, boxed, node.out, primals, no_zeros
+        )
+        return [_raw(c) for c in cts]
+    jaxpr, consts = program
+    return _run_impls(jaxpr, consts, [ct, _raw(node.out), *[_raw(p) for p in primals]])
+
+
+def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> tuple[Any, list] | None:
+    """The pullback of ``node`` as ``(jaxpr, consts)`` of ``(ct, out, *primals)``, or
+    ``None`` when some primitive in it has no ``impl`` to run on NumPy values."""
+    from fxgrad.interpreters.jvp import instantiate_zeros
+    from fxgrad.interpreters.partial_eval import trace_to_jaxpr
+
+    def pullback(ct: Any, out: Any, *primals: Any) -> list[Any]:
+        cts = _pullback(node.primitive, node.params, node.active, ct, out, primals, no_zeros)
+        return [instantiate_zeros(c) for c in cts]
+
+    in_avals = [
+        core.shaped(ct.shape, ct.dtype, False),
+        get_aval(node.out),
+        *[get_aval(p) for p in node.primals],
+    ]
+    closed = trace_to_jaxpr(pullback, in_avals, name=f"pullback({node.primitive.name})")
+    jaxpr = closed.jaxpr
+    if any(e.primitive.impl is None or e.primitive.multiple_results for e in jaxpr.eqns):
+        return None
+    return jaxpr, [_raw(c) for c in closed.consts]
+
+
+def _run_impls(jaxpr: Any, consts: list, args: list) -> list[Any]:
+    """Evaluate ``jaxpr`` on NumPy values by calling each primitive's ``impl``."""
+    env = dict(zip(jaxpr.in_binders, [*consts, *args], strict=True))
+    for eqn in jaxpr.eqns:
+        vals = [env[x] if type(x) is Var else x.val for x in eqn.inputs]
+        env[eqn.out_binders[0]] = eqn.primitive.impl(*vals, **eqn.params)
+    return [env[x] if type(x) is Var else x.val for x in jaxpr.outs]
 
 
 # ---------------------------------------------------------------------------------------
@@ -331,28 +437,55 @@ def vjp_flat_tape(
     in_avals = [tangent_aval(get_aval(p)) for p in primals]
 
     def f_vjp(cts: Sequence[Any]) -> list[Any]:
+        # Concrete cotangents (no transformation of f_vjp active): NumPy values throughout.
+        raw = _concrete_backward(cts)
+        accumulate = _accumulate_raw if raw else _accumulate
         ct_env: dict[int, Any] = {}
         for vid, ct in zip(out_ids, cts, strict=True):
-            _accumulate(ct_env, vid, ct)
+            accumulate(ct_env, vid, _raw(ct) if raw else ct)
         for node in reversed(nodes):
             if node.pull is None:
                 ct = ct_env.pop(node.out_ids[0], None)
                 if ct is None:
                     continue
-                cts_in = _pull_by_rules(node, ct)
+                cts_in = _pull_raw(node, ct) if raw else _pull_by_rules(node, ct)
             else:
                 cts_out = [ct_env.pop(v, None) if v is not None else None for v in node.out_ids]
                 if all(c is None for c in cts_out):
                     continue
-                cts_in = node.pull(cts_out)
+                if raw:
+                    boxed = [None if c is None else core._wrap_value(c, False) for c in cts_out]
+                    cts_in = [None if type(c) is Zero else _raw(c) for c in node.pull(boxed)]
+                else:
+                    cts_in = node.pull(cts_out)
             for vid, ct_in in zip(node.in_ids, cts_in, strict=True):
-                _accumulate(ct_env, vid, ct_in)
-        return [
-            ct_env.get(vid, Zero(aval)) if vid is not None else Zero(aval)
-            for vid, aval in zip(in_ids, in_avals, strict=True)
-        ]
+                accumulate(ct_env, vid, ct_in)
+        results = []
+        for vid, aval in zip(in_ids, in_avals, strict=True):
+            ct = ct_env.get(vid) if vid is not None else None
+            if ct is None:
+                results.append(Zero(aval))
+            else:
+                results.append(core._wrap_value(np.asarray(ct), False) if raw else ct)
+        return results
 
     return primals_out, f_vjp
+
+
+def _concrete_backward(cts: Sequence[Any]) -> bool:
+    """Whether a backward pass over ``cts`` can run on NumPy values: every cotangent is
+    an Array or a symbolic zero, and no transformation is active."""
+    state = core._state()
+    if len(state.stack) != 1 or state.dynamic is not state.base:
+        return False
+    return all(type(c) is _array_type or type(c) is Zero for c in cts)
+
+
+def _accumulate_raw(ct_env: dict[int, Any], vid: int | None, ct: Any) -> None:
+    if vid is None or ct is None or type(ct) is Zero:
+        return
+    prev = ct_env.get(vid)
+    ct_env[vid] = ct if prev is None else np.add(prev, ct)
 
 
 def _accumulate(ct_env: dict[int, Any], vid: int | None, ct: Any) -> None:
