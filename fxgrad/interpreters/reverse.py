@@ -84,16 +84,20 @@ class ReverseTracer(Tracer):
     """A concrete ``primal`` recorded on a tape: ``vid`` names it there (``None`` for a
     constant, which needs no cotangent)."""
 
-    __slots__ = ("primal", "vid")
+    __slots__ = ("primal", "vid", "_aval")
 
     def __init__(self, trace: ReverseTrace, primal: Any, vid: int | None):
         self._trace = trace
         self.primal = primal
         self.vid = vid
+        self._aval = None
 
     @property
     def aval(self) -> core.ShapedArray:
-        return get_aval(self.primal)
+        aval = self._aval
+        if aval is None:
+            aval = self._aval = get_aval(self.primal)
+        return aval
 
     def to_concrete_value(self) -> Any:
         return self.primal
@@ -334,8 +338,8 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
             tuple(node.params.items()),
             ct.dtype,
             ct.shape,
-            get_aval(node.out),
-            *[get_aval(p) for p in primals],
+            _type_key(node.out),
+            *[_type_key(p) for p in primals],
         )
         program = _programs.get(key, _UNSEEN)
     except TypeError:  # unhashable params
@@ -355,6 +359,14 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
         return [_raw(c) for c in cts]
     jaxpr, consts = program
     return _run_impls(jaxpr, consts, [ct, _raw(node.out), *[_raw(p) for p in primals]])
+
+
+def _type_key(x: Any) -> Any:
+    """A hashable stand-in for ``get_aval(x)`` (cheaper for an Array than hashing one)."""
+    if type(x) is _array_type:
+        value = x._value
+        return value.dtype, value.shape, x.weak_type
+    return get_aval(x)
 
 
 def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> tuple[Any, list] | None:
