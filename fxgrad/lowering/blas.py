@@ -7,7 +7,10 @@ per step, on a machine whose cores are busy, the spinning workers are deschedule
 executable calls BLAS with one thread, ``openblas_set_num_threads_local`` (OpenBLAS >=
 0.3.27: the count of the calling thread only, set in a fraction of a microsecond), and
 splits a big product by rows across its own thread pool, whose waits block instead of
-spinning, as it splits big kernels. With another BLAS (MKL, Accelerate, a system library
+spinning, as it splits big kernels. Mid-sized products (``executable.PARALLEL_BLAS``
+multiply-adds and up, below the pool split) are the exception: they take long enough
+for OpenBLAS's own threads to pay, and a round trip through the pool would not. With
+another BLAS (MKL, Accelerate, a system library
 without that entry point) products run unchanged, threaded by the library.
 
 Native loops (``loop_ir.Gemm``) call the same OpenBLAS's ``cblas_sgemm``/``cblas_dgemm``
@@ -89,12 +92,18 @@ def available() -> bool:
 def on_one_thread(product: Callable[..., Any]) -> Callable[..., Any]:
     """``product`` run with one BLAS thread on the calling thread (unchanged without
     OpenBLAS)."""
+    return on_threads(product, 1)
+
+
+def on_threads(product: Callable[..., Any], threads: int) -> Callable[..., Any]:
+    """``product`` run with ``threads`` BLAS threads for the calling thread, whatever
+    ``OPENBLAS_NUM_THREADS`` says (unchanged without OpenBLAS)."""
     setter = _set_local_threads()
     if setter is None:
         return product
 
     def call(*args: Any) -> Any:
-        previous = setter(1)
+        previous = setter(threads)
         try:
             return product(*args)
         finally:

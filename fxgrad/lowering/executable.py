@@ -39,6 +39,10 @@ from fxgrad.lowering.llvm_loops import column_mode
 PARALLEL_MIN_ELEMENTS = 1 << 17
 #: matrix products of at least this many multiply-adds are split by rows across threads
 PARALLEL_PRODUCT = 1 << 25
+#: smaller products of at least this many multiply-adds let OpenBLAS use every thread
+#: (its own workers start in microseconds, where a split over the Python pool costs a
+#: round trip of ~100us): W3's 128x256x256 products take 120 us instead of 180 us
+PARALLEL_BLAS = 1 << 22
 
 Env = list[Any]
 
@@ -326,6 +330,8 @@ def _matrix_product(eqn: Any) -> Callable[..., np.ndarray] | None:
     parts = min(rows if by_rows else contracted, _NUM_THREADS)
     plain = len(a.aval.shape) == len(b.aval.shape) == len(out_shape) == 2
     serial = multiply_adds < PARALLEL_PRODUCT or parts < 2 or not blas.available()
+    if serial and multiply_adds >= PARALLEL_BLAS and _NUM_THREADS > 1:
+        dot = blas.on_threads(np.dot, _NUM_THREADS)
     if plain and tuple(lc) == (1,) and tuple(rc) == (0,) and serial:
         # already (rows, contracted) @ (contracted, cols): no views, no reshape
         # (``np.dot`` makes arrays of its operands as ``asarray`` would)
