@@ -192,6 +192,9 @@ class Primitive:
         #: ``(**params) -> [bool]``: weak types of the outputs of a multiple-results
         #: primitive evaluated eagerly (e.g. ``pjit`` reads them from its jaxpr).
         self.out_weak_types: Callable[..., Sequence[bool]] | None = None
+        #: the output's weak type is the ``weak_type`` param (``convert_element_type``),
+        #: not "every input weak", when evaluated eagerly as when traced
+        self.weak_type_param = False
 
     def __repr__(self) -> str:
         return self.name
@@ -288,6 +291,8 @@ def _eval_fast(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             weak_out = prim.out_weak_types(**params)
             return [_wrap_value(o, w) for o, w in zip(out, weak_out, strict=True)]
         return [_wrap_value(o, False) for o in out]
+    if prim.weak_type_param:
+        return _wrap_value(out, bool(params.get("weak_type", False)))
     return _wrap_value(out, weak and _same_dtype(out, vals[0]))
 
 

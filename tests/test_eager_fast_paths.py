@@ -306,3 +306,16 @@ def test_eager_matmul_matches_numpy(shapes, dtype):
     want = a @ b
     assert got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_allclose(np.asarray(got), want)
+
+
+@pytest.mark.parametrize("weak", [True, False])
+def test_eager_convert_keeps_the_weak_type_param_as_jit_does(weak):
+    from fxgrad import lax
+
+    def convert(v):
+        return lax.convert_element_type_p.bind(v, new_dtype=np.dtype("float32"), weak_type=weak)
+
+    x = fnp.ones(2, np.int32)
+    eager, jitted = convert(x), fxgrad.jit(convert)(x)
+    assert eager.weak_type is weak and jitted.weak_type is weak
+    assert eager.dtype == jitted.dtype == np.float32

@@ -10,7 +10,6 @@ import math
 from typing import Any
 
 from fxgrad import dtypes
-from fxgrad.array import Array
 from fxgrad.core import get_aval
 from fxgrad.errors import ShapeError
 from fxgrad.lax.elementwise import convert_element_type_p
@@ -38,8 +37,6 @@ def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Any = None, sha
     weak = dtype is None and aval.weak_type
     if weak == get_aval(out).weak_type:
         return out
-    if type(out) is Array:
-        return Array(out._value, weak_type=weak)
     return convert_element_type_p.bind(out, new_dtype=target, weak_type=weak)
 
 

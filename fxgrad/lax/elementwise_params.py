@@ -113,6 +113,7 @@ convert_element_type_p = define_primitive(
     kernel="elementwise",
     kernel_op="convert",
 )
+convert_element_type_p.weak_type_param = True
 
 
 def convert_element_type(operand: Any, new_dtype: Any) -> Any:

@@ -78,7 +78,8 @@ def _expand_reduced(x, in_shape, axes):
 @quiet  # inf - inf is nan, silently (as JAX)
 def _reduce_sum_impl(operand, *, axes):
     operand = np.asarray(operand)
-    return np.sum(operand, axis=axes, dtype=operand.dtype)
+    # np.add.reduce is np.sum without its Python-level dispatch (~1.5us less)
+    return np.add.reduce(operand, axis=axes, dtype=operand.dtype)
 
 
 def _reduce_sum_jvp(primals, tangents, *, axes):
