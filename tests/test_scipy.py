@@ -281,3 +281,28 @@ def test_docstring_examples_run(module):
 
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "name, weak",
+    [
+        # as JAX (x64): the normal-distribution functions compute with arrays of the
+        # dtype and return strong arrays; the Bessel functions keep a Python scalar weak
+        ("ndtr", False),
+        ("ndtri", False),
+        ("log_ndtr", False),
+        ("i0", True),
+        ("i0e", True),
+        ("i1", True),
+        ("i1e", True),
+        ("erf", True),
+    ],
+)
+def test_weak_type_of_special_functions_of_python_scalars(name, weak):
+    import fxgrad
+    from fxgrad.scipy import special
+
+    fn = getattr(special, name)
+    assert fn(0.3).weak_type is weak
+    assert fxgrad.jit(fn)(0.3).weak_type is weak
+    assert fn(fxgrad.numpy.float64(0.3)).weak_type is False

@@ -94,6 +94,11 @@ class _Version:
 
 #: kernels over fewer elements than this are compiled quickly rather than well
 SMALL_KERNEL = 1 << 12
+#: rows up to this many elements keep a reduction's operand in an output (see
+#: ``_cached_operands``): the reload then comes from cache, not memory
+CACHE_ROW_MAX = 1 << 14
+#: ops costly enough that storing and reloading their value beats computing it twice
+_COSTLY_OPS = frozenset(decompose.EXPANSIONS) | {"div", "sqrt", "rsqrt", "pow", "atan2"}
 #: single reductions over at least this many elements get ``_part``/``_fin`` entry points
 SPLIT_MIN_ELEMENTS = 1 << 16
 
@@ -133,6 +138,51 @@ def column_mode(kernel: Kernel) -> bool:
     )
 
 
+def _cached_operands(kernel: Kernel, passes: list[list[int]]) -> dict[int, int]:
+    """Reduction operands that the store pass needs again: ``{operand node: store}``.
+
+    Softmax reduces ``exp(x - max)`` and then stores ``exp(x - max) / sum``: computed in
+    the sum pass, the exponential would be computed again per element in the store pass.
+    Instead the sum pass writes it into that store's output, and the store pass reads it
+    back (the output row, at most ``CACHE_ROW_MAX`` elements, is still in cache). Only
+    for a single inner axis along which the store's output is not broadcast (each inner
+    index its own element), an operand of the store's dtype whose computation includes
+    a costly op, and one operand per store (and not when the store pass is guarded:
+    ``KernelCodegen`` checks that).
+    """
+    if len(kernel.inner) != 1 or kernel.inner[0] > CACHE_ROW_MAX or not passes:
+        return {}
+    nodes = kernel.nodes
+    axis = len(kernel.domain) - 1
+
+    def cone(roots: list[int]) -> set[int]:
+        seen: set[int] = set()
+        stack = list(roots)
+        while stack:
+            i = stack.pop()
+            if i not in seen:
+                seen.add(i)
+                if nodes[i].op != "reduce":
+                    stack.extend(nodes[i].args)
+        return seen
+
+    cached: dict[int, int] = {}
+    for reduces in passes:
+        for r in reduces:
+            operand = nodes[r].args[0]
+            if operand in cached or not any(nodes[i].op in _COSTLY_OPS for i in cone([operand])):
+                continue
+            for k, store in enumerate(kernel.stores):
+                if k in cached.values() or not store_is_inner(kernel, store):
+                    continue
+                if store.strides[axis] == 0 or store.dtype != nodes[operand].dtype:
+                    continue
+                if operand in cone([store.node]):
+                    cached[operand] = k
+                    break
+    return cached
+
+
 class KernelCodegen:
     """Writes the LLVM module of one kernel (see ``llvm.py`` for the entry points)."""
 
@@ -151,6 +201,11 @@ class KernelCodegen:
             [r for r in reduces if depths[r] == d] for d in sorted({depths[r] for r in reduces})
         ]
         self.inner_stores = [k for k, s in enumerate(kernel.stores) if store_is_inner(kernel, s)]
+        # A guarded store pass may re-run precisely after the fast run overwrote the
+        # outputs, so it cannot read operands back from them.
+        store_roots = [self.fast.kernel.stores[k].node for k in self.inner_stores]
+        guarded = bool(self.fast.guards_for(store_roots))
+        self.cached = {} if guarded else _cached_operands(kernel, self.passes)
         self.outer_stores = [k for k in range(len(kernel.stores)) if k not in self.inner_stores]
         self.n_buffers = len(kernel.inputs) + len(kernel.stores)
 
@@ -225,6 +280,18 @@ class KernelCodegen:
         ptr = self.ptrs[len(self.kernel.inputs) + k]
         at = fn.inst(f"getelementptr inbounds {mt}, ptr {ptr}, i64 {offset}")
         fn.line(f"store {mt} {value}, ptr {at}")
+
+    def _load_output(self, fn: IRFunction, k: int, idx: Idx) -> str:
+        """Read back what ``_store`` wrote to output ``k`` at ``idx``."""
+        store = self.kernel.stores[k]
+        offset = self._offset(fn, 0, store.strides, idx)
+        mt = mtype(store.dtype)
+        ptr = self.ptrs[len(self.kernel.inputs) + k]
+        at = fn.inst(f"getelementptr inbounds {mt}, ptr {ptr}, i64 {offset}")
+        value = fn.inst(f"load {mt}, ptr {at}")
+        if store.dtype == "bool":
+            value = fn.inst(f"icmp ne i8 {value}, 0")
+        return value
 
     def _emit(
         self, fn: IRFunction, version: _Version, roots: list[int], env: dict, idx: Idx
@@ -342,7 +409,7 @@ class KernelCodegen:
         """One outer index of a kernel with inner axes: passes, store pass, outer stores."""
         finals: dict[int, str] = {}
         for reduces in self.passes:
-            accs = self._reduce_pass(fn, idx, reduces, finals, {})
+            accs = self._reduce_pass(fn, idx, reduces, finals, {}, cache=True)
             finals.update(self._finish(fn, accs))
         if self.inner_stores:
             self._store_pass(fn, idx, finals)
@@ -356,15 +423,14 @@ class KernelCodegen:
 
         def run(version: _Version, guards: list[int], bad: str | None) -> None:
             base = self._reduced_env(version, finals)
-            self._nest(
-                fn,
-                inner,
-                {},
-                idx,
-                lambda full: self._stores(
-                    fn, version, self.inner_stores, dict(base), full, guards, bad
-                ),
-            )
+
+            def stores(full: Idx) -> None:
+                env = dict(base)
+                for operand, k in self.cached.items():  # written by the reduction pass
+                    env[version.mapping[operand]] = self._load_output(fn, k, full)
+                self._stores(fn, version, self.inner_stores, env, full, guards, bad)
+
+            self._nest(fn, inner, {}, idx, stores)
 
         self._guarded(fn, self.fast.guards_for(roots), run)
 
@@ -393,8 +459,11 @@ class KernelCodegen:
         reduces: list[int],
         finals: dict[int, str],
         ranges: dict[int, tuple[str, str]],
+        cache: bool = False,
     ) -> list[_Acc]:
         """Run one pass over the inner axes; returns the filled accumulators.
+
+        With ``cache``, operands in ``self.cached`` are also written to their output.
 
         Passes with a float sum run the innermost axis in blocks of ``SUM_BLOCK``: each
         block is reduced in the value's own dtype (vector partial sums), then folded into
@@ -413,6 +482,10 @@ class KernelCodegen:
             def accumulate(full: Idx, targets: list[tuple[str, str]]) -> None:
                 env = dict(base)
                 self._emit(fn, version, roots + guards, env, full)
+                for r in reduces if cache else ():
+                    k = self.cached.get(self.kernel.nodes[r].args[0])
+                    if k is not None:
+                        self._store(fn, k, env[version.nodes[version.mapping[r]].args[0]], full)
                 for a, root, (slot, dt) in zip(accs, roots, targets, strict=True):
                     value = convert(fn, env[root], a.dtype, dt)
                     old = fn.inst(f"load {ltype(dt)}, ptr {slot}")

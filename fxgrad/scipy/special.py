@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fxgrad import lax
+from fxgrad.core import get_aval
 from fxgrad.custom_derivatives import custom_jvp
 from fxgrad.lax._special import BERNOULLI_EVEN  # B_2 ... B_24, for the Euler-Maclaurin tail of zeta
 from fxgrad.numpy import _misc
@@ -75,6 +76,21 @@ _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 def _float(fn_name: str, *args: Any) -> list[Any]:
     """``args`` promoted and broadcast to one floating dtype (integers become float64)."""
     return promote_args_inexact(fn_name, *[asarray_value(a) for a in args])
+
+
+def _strong(x: Any) -> Any:
+    """``x`` strongly typed: JAX's ``ndtr``, ``ndtri`` and ``log_ndtr`` return strong
+    arrays even for Python scalars (they compute with arrays of the dtype)."""
+    return lax.convert_element_type(x, get_aval(x).dtype)
+
+
+def _weak_as(out: Any, x: Any) -> Any:
+    """``out`` weakly typed when the argument ``x`` is (as JAX's Bessel functions)."""
+    aval = get_aval(asarray_value(x))
+    if aval.weak_type and not get_aval(out).weak_type:
+        dtype = get_aval(out).dtype
+        return lax.convert_element_type_p.bind(out, new_dtype=dtype, weak_type=True)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +344,7 @@ def ndtr(x: Any) -> Any:
     z = x / math.sqrt(2)
     upper = 1 - 0.5 * lax.erfc(uf.where(z > 0, z, 0))
     lower = 0.5 * lax.erfc(uf.where(z > 0, 0, -z))
-    return uf.where(z > 0, upper, lower)
+    return _strong(uf.where(z > 0, upper, lower))
 
 
 def _log_ndtr_lower(dtype: np.dtype) -> float:
@@ -384,7 +400,7 @@ def log_ndtr(x: Any, series_order: int = 3) -> Any:
     if not 0 <= series_order <= 30:
         raise ValueError("fxgrad.scipy.special.log_ndtr: series_order must be in [0, 30]")
     (x,) = _float("log_ndtr", x)
-    return _log_ndtr(x, series_order)
+    return _strong(_log_ndtr(x, series_order))
 
 
 def _ndtri_guess(q: Any) -> Any:
@@ -435,7 +451,7 @@ def ndtri(p: Any) -> Any:
       Array(1.959964, dtype=float64)
     """
     (p,) = _float("ndtri", p)
-    return _ndtri(p)
+    return _strong(_ndtri(p))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,24 +461,24 @@ def ndtri(p: Any) -> Any:
 
 def i0e(x: Any) -> Any:
     """The exponentially scaled modified Bessel function ``exp(-|x|) I0(x)``."""
-    return _misc.bessel_ie(0, x)
+    return _weak_as(_misc.bessel_ie(0, x), x)
 
 
 def i1e(x: Any) -> Any:
     """The exponentially scaled modified Bessel function ``exp(-|x|) I1(x)``."""
-    return _misc.bessel_ie(1, x)
+    return _weak_as(_misc.bessel_ie(1, x), x)
 
 
 def i0(x: Any) -> Any:
     """The modified Bessel function of the first kind of order 0."""
-    return _misc.i0(x)
+    return _weak_as(_misc.i0(x), x)
 
 
 def i1(x: Any) -> Any:
     """The modified Bessel function of the first kind of order 1."""
     (x,) = _float("i1", x)
     half = uf.exp(uf.absolute(x) / 2)
-    return _misc.bessel_ie(1, x) * half * half
+    return _weak_as(_misc.bessel_ie(1, x) * half * half, x)
 
 
 _ZETA_TERMS = 12  # direct terms before the Euler-Maclaurin correction

@@ -312,3 +312,50 @@ def test_precise_rerun_of_a_guarded_row_stays_scalar():
     big = np.linspace(-1e9, 1e9, 1 << 14).astype(np.float32)
     got = np.asarray(fxgrad.jit(lambda v: fnp.sin(v) * 2.0)(fnp.asarray(big)))
     np.testing.assert_allclose(got, np.sin(big.astype(np.float64)) * 2.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_keeps_the_exponentials_it_sums(dtype):
+    """The sum pass writes exp(x - max) into the output and the store pass divides what
+    it reads back, instead of computing each exponential twice."""
+    import fxgrad.lowering  # noqa: F401 - the package before its modules
+    from fxgrad.lowering.fusion import fuse
+    from fxgrad.lowering.llvm_loops import KernelCodegen, _cached_operands
+
+    def softmax(v):
+        e = fnp.exp(v - fnp.max(v, axis=1, keepdims=True))
+        return e / fnp.sum(e, axis=1, keepdims=True)
+
+    x = np.random.default_rng(0).standard_normal((64, 300)).astype(dtype)
+    (kernel,) = fuse(fxgrad.make_jaxpr(softmax)(x)).kernels
+    codegen = KernelCodegen(kernel, "softmax", 16)
+    assert len(codegen.cached) == 1
+    got = np.asarray(fxgrad.jit(softmax)(fnp.asarray(x)))
+    e = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        got, e / e.sum(axis=1, keepdims=True), rtol=1e-5 if dtype == np.float32 else 1e-13
+    )
+    # nothing to keep: a cheap operand, or an output broadcast along the reduced axis
+    cheap = fuse(fxgrad.make_jaxpr(lambda v: v * 2.0 / fnp.sum(v * 2.0, axis=1, keepdims=True))(x))
+    assert _cached_operands(cheap.kernels[0], KernelCodegen(cheap.kernels[0], "c", 16).passes) == {}
+
+
+def test_no_operand_is_kept_when_the_store_pass_is_guarded():
+    """A store pass whose sin guard can fail re-runs precisely after writing its outputs,
+    so it recomputes its operands rather than reading them back."""
+
+    import fxgrad.lowering  # noqa: F401 - the package before its modules
+    from fxgrad.lowering.fusion import fuse
+    from fxgrad.lowering.llvm_loops import KernelCodegen
+
+    def f(v):
+        e = fnp.exp(fnp.sin(v))
+        return e / fnp.sum(e, axis=1, keepdims=True)
+
+    x = np.random.default_rng(1).standard_normal((8, 100))
+    x[3, 7] = 3e9  # beyond the fast reduction's range
+    (kernel,) = fuse(fxgrad.make_jaxpr(f)(x)).kernels
+    assert KernelCodegen(kernel, "guarded", 16).cached == {}
+    got = np.asarray(fxgrad.jit(f)(fnp.asarray(x)))
+    e = np.exp(np.sin(x))
+    np.testing.assert_allclose(got, e / e.sum(axis=1, keepdims=True), rtol=1e-12)
