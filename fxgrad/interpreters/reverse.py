@@ -161,13 +161,24 @@ class ReverseTrace(Trace):
 
     lift = pure
 
+    def full_raise(self, val: Any) -> Any:
+        # A constant stays as it is (``process_primitive`` takes it as its own primal):
+        # below this level there is only evaluation, so every other argument is
+        # concrete, and boxing constants cost a tracer per operand.
+        if not isinstance(val, Tracer):
+            return val
+        return Trace.full_raise(self, val)
+
     def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
         primals = []
         active = []
         for i, t in enumerate(tracers):
-            primals.append(t.primal)
-            if t.vid is not None:
-                active.append(i)
+            if type(t) is ReverseTracer:
+                primals.append(t.primal)
+                if t.vid is not None:
+                    active.append(i)
+            else:
+                primals.append(t)
         if not active or primitive in zero_derivative:
             return core._eval_fast(primitive, primals, params)
         if not primitive.multiple_results:
