@@ -344,13 +344,13 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
         key = (
             node.primitive,
             config.trace_token(),  # flags that change what tracing produces
-            tuple(node.active),
             no_zeros,
-            tuple(node.params.items()),
             ct.dtype,
             ct.shape,
             _type_key(node.out),
+            *node.active,
             *[_type_key(p) for p in primals],
+            *node.params.values(),  # a primitive's params always have the same names
         )
         program = _programs.get(key, _UNSEEN)
     except TypeError:  # unhashable params
@@ -368,8 +368,7 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
             node.primitive, node.params, node.active, boxed, node.out, primals, no_zeros
         )
         return [_raw(c) for c in cts]
-    jaxpr, consts = program
-    return _run_impls(jaxpr, consts, [ct, _raw(node.out), *[_raw(p) for p in primals]])
+    return program.run([ct, _raw(node.out), *[_raw(p) for p in primals]])
 
 
 def _type_key(x: Any) -> Any:
@@ -380,9 +379,9 @@ def _type_key(x: Any) -> Any:
     return get_aval(x)
 
 
-def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> tuple[Any, list] | None:
-    """The pullback of ``node`` as ``(jaxpr, consts)`` of ``(ct, out, *primals)``, or
-    ``None`` when some primitive in it has no ``impl`` to run on NumPy values."""
+def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> _Program | None:
+    """The pullback of ``node`` as a ``_Program`` of ``(ct, out, *primals)``, or ``None``
+    when some primitive in it has no ``impl`` to run on NumPy values."""
     from fxgrad.interpreters.jvp import instantiate_zeros
     from fxgrad.interpreters.partial_eval import trace_to_jaxpr
 
@@ -399,16 +398,58 @@ def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> tuple[Any, l
     jaxpr = closed.jaxpr
     if any(e.primitive.impl is None or e.primitive.multiple_results for e in jaxpr.eqns):
         return None
-    return jaxpr, [_raw(c) for c in closed.consts]
+    return _Program(jaxpr, [_raw(c) for c in closed.consts])
 
 
-def _run_impls(jaxpr: Any, consts: list, args: list) -> list[Any]:
-    """Evaluate ``jaxpr`` on NumPy values by calling each primitive's ``impl``."""
-    env = dict(zip(jaxpr.in_binders, [*consts, *args], strict=True))
-    for eqn in jaxpr.eqns:
-        vals = [env[x] if type(x) is Var else x.val for x in eqn.inputs]
-        env[eqn.out_binders[0]] = eqn.primitive.impl(*vals, **eqn.params)
-    return [env[x] if type(x) is Var else x.val for x in jaxpr.outs]
+class _Program:
+    """A jaxpr run on NumPy values by calling each primitive's ``impl``.
+
+    Values live in a list: the constants (the jaxpr's, the results of equations of
+    constants alone, computed here once, and literals), then the arguments, then one
+    slot per remaining equation, in order.
+    """
+
+    __slots__ = ("consts", "steps", "outs")
+
+    def __init__(self, jaxpr: Any, consts: list) -> None:
+        n_consts = jaxpr.num_consts
+        values = list(consts)
+        slots: dict[Any, int] = {v: i for i, v in enumerate(jaxpr.in_binders[:n_consts])}
+
+        def const_slot(key: Any, value: Any) -> None:
+            slots[key] = len(values)
+            values.append(value)
+
+        deferred = []
+        for eqn in jaxpr.eqns:  # equations of constants alone are computed now
+            if all(type(x) is not Var or x in slots for x in eqn.inputs):
+                vals = [values[slots[x]] if type(x) is Var else x.val for x in eqn.inputs]
+                const_slot(eqn.out_binders[0], eqn.primitive.impl(*vals, **eqn.params))
+            else:
+                deferred.append(eqn)
+        literals = [x for e in deferred for x in e.inputs if type(x) is not Var]
+        for x in literals + [x for x in jaxpr.outs if type(x) is not Var]:
+            const_slot(id(x), x.val)
+        base = len(values)
+        for i, v in enumerate(jaxpr.in_binders[n_consts:]):
+            slots[v] = base + i
+        nxt = base + len(jaxpr.in_binders) - n_consts
+        steps = []
+        for eqn in deferred:
+            ins = tuple(slots[x] if type(x) is Var else slots[id(x)] for x in eqn.inputs)
+            steps.append((eqn.primitive.impl, ins, eqn.params))
+            slots[eqn.out_binders[0]] = nxt
+            nxt += 1
+        self.consts = values
+        self.steps = steps
+        self.outs = [slots[x] if type(x) is Var else slots[id(x)] for x in jaxpr.outs]
+
+    def run(self, args: list) -> list[Any]:
+        env = self.consts + args
+        append = env.append
+        for impl, ins, params in self.steps:
+            append(impl(*[env[i] for i in ins], **params))
+        return [env[i] for i in self.outs]
 
 
 # ---------------------------------------------------------------------------------------
