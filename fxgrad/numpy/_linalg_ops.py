@@ -109,11 +109,9 @@ def matmul(a: Any, b: Any, /, *, precision: Any = None, preferred_element_type: 
                 and 1 <= y.ndim <= 2
                 and x.shape[-1] == y.shape[0]
             ):
-                # eager vectors and matrices of one dtype: dot_general's implementation
-                # at once (what the path below binds), without promotion or dispatch
-                dims = (((x.ndim - 1,), (0,)), ((), ()))
-                out = llinalg.dot_general_p.impl(x, y, dimension_numbers=dims)
-                return Array.__new__(Array)._init(out, False)
+                # eager vectors and matrices of one dtype: what dot_general's
+                # implementation computes for them (np.dot), without promotion or dispatch
+                return Array.__new__(Array)._init(np.dot(x, y), False)
     a, b = _promote(a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
