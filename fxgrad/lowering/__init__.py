@@ -25,7 +25,6 @@ from fxgrad.lowering import kernel_ir, memory
 from fxgrad.lowering.executable import Executable, data_offset
 from fxgrad.lowering.fusion import Program, fuse
 
-memory.tune_malloc()  # compiled calls reuse their buffers from the heap
 
 __all__ = ["Executable", "Program", "compile_jaxpr", "dump", "lower", "simplify_jaxpr"]
 
@@ -63,6 +62,9 @@ def lower(closed: ClosedJaxpr) -> Program:
 
 def compile_jaxpr(closed: ClosedJaxpr, name: str = "jaxpr") -> Executable:
     """Compile ``closed`` to an ``Executable`` taking its non-constant inputs."""
+    # Compiled calls reuse their buffers from the heap: set on the first compile, not at
+    # import (the preload thread imports this package in every program).
+    memory.tune_malloc()
     program = lower(closed)
     if config.read("log_compiles"):
         print(f"fxgrad: lowering {name}:\n{program}")

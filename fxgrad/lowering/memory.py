@@ -12,8 +12,8 @@ as much as all the arithmetic: the W3 training step took 1.5 ms instead of 0.8 m
 ``tune_malloc`` sets both thresholds once (32 MiB and 64 MiB: glibc's own upper bound
 for the dynamic mmap threshold, and twice it), so buffers up to 32 MiB are reused from
 the heap. The process then keeps up to 64 MiB of freed memory at the top of its heap, as
-the caching allocators of other array libraries do. It runs when the compiler is first
-imported, on glibc only; ``FXGRAD_MALLOC_TUNING=0`` leaves ``malloc`` as it is.
+the caching allocators of other array libraries do. It runs when the compiler first
+compiles a function, on glibc only; ``FXGRAD_MALLOC_TUNING=0`` leaves ``malloc`` as it is.
 """
 
 from __future__ import annotations
