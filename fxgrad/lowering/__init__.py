@@ -25,7 +25,6 @@ from fxgrad.lowering import kernel_ir, memory
 from fxgrad.lowering.executable import Executable, data_offset
 from fxgrad.lowering.fusion import Program, fuse
 
-
 __all__ = ["Executable", "Program", "compile_jaxpr", "dump", "lower", "simplify_jaxpr"]
 
 
