@@ -27,9 +27,12 @@ def _load() -> None:
     except Exception:  # noqa: BLE001 - jit reports a broken llvmlite when it needs it
         return
     try:
-        # The lowering package itself (its modules define many dataclasses, ~30 ms).
+        # The lowering package itself (its modules define many dataclasses, ~30 ms),
+        # and the host's target machine (~5 ms of LLVM set-up).
         import fxgrad.lowering  # noqa: F401
-        import fxgrad.lowering.llvm  # noqa: F401
+        import fxgrad.lowering.llvm as llvm
+
+        llvm.target_id()
     except Exception:  # noqa: BLE001 - the first jit call raises the error itself
         pass
 
