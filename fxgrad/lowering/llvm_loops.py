@@ -208,6 +208,8 @@ class KernelCodegen:
         self.cached = {} if guarded else _cached_operands(kernel, self.passes)
         self.outer_stores = [k for k in range(len(kernel.stores)) if k not in self.inner_stores]
         self.n_buffers = len(kernel.inputs) + len(kernel.stores)
+        #: functions the bodies call (``_precise_row``), emitted after them
+        self.helpers: dict[str, str] = {}
 
     # --- the module ---------------------------------------------------------------------
 
@@ -220,13 +222,16 @@ class KernelCodegen:
             )
             functions.append(self._entry("_fin", self._fin_body, ["ptr %acc", "i64 %nparts"]))
             names += [self.name + "_part", self.name + "_fin"]
+        functions += self.helpers.values()
         text = "\n".join(sorted(self.decls)) + "\n\n" + "\n".join(functions)
         return text, names
 
     def body_function(self) -> str:
         """Only ``@NAME_body(ptr noalias data..., i64 %start, i64 %end)``: the rows entry
-        point on data pointers, always inlined (a native loop calls it on its buffers)."""
-        return self._body_text("", self._rows_body, ["i64 %start", "i64 %end"])
+        point on data pointers, always inlined (a native loop calls it on its buffers),
+        followed by the functions it calls."""
+        body = self._body_text("", self._rows_body, ["i64 %start", "i64 %end"])
+        return "\n".join([body, *self.helpers.values()])
 
     def _body_text(self, suffix: str, body: Callable[[IRFunction], None], extra: list[str]) -> str:
         fn = IRFunction(self.decls)
@@ -397,6 +402,11 @@ class KernelCodegen:
         roots = [self.fast.kernel.stores[k].node for k in stores]
 
         def run(version: _Version, guards: list[int], bad: str | None) -> None:
+            if version is self.precise:  # rows a guard failed on: an unoptimised helper
+                outer = [idx[d] for d in range(axis)]
+                args = [f"ptr {p}" for p in self.ptrs] + [f"i64 {v}" for v in (*outer, lo, hi)]
+                fn.line(f"call void @{self._precise_row(axis, stores)}({', '.join(args)})")
+                return
             fn.loop(
                 lo,
                 hi,
@@ -404,6 +414,29 @@ class KernelCodegen:
             )
 
         self._guarded(fn, self.fast.guards_for(roots), run)
+
+    def _precise_row(self, axis: int, stores: list[int]) -> str:
+        """The name of ``@NAME_precise_row(data..., outer indices..., lo, hi)``: the precise
+        expansion over one row range, as a separate ``optnone`` function.
+
+        It only runs for rows holding a ``sin``/``cos`` argument beyond the fast range,
+        and calls libm for those; inline, LLVM optimised and compiled it like the fast
+        loop, which for an elementwise kernel such as W1 was a third of the compile time.
+        """
+        name = f"{self.name}_precise_row"
+        if name not in self.helpers:
+            fn = IRFunction(self.decls)
+            idx = {d: f"%o{d}" for d in range(axis)}
+            fn.loop(
+                "%lo",
+                "%hi",
+                lambda i: self._stores(fn, self.precise, stores, {}, {**idx, axis: i}, [], None),
+            )
+            params = [f"ptr noalias %d{j}" for j in range(self.n_buffers)]
+            params += [f"i64 %o{d}" for d in range(axis)] + ["i64 %lo", "i64 %hi"]
+            header = f"internal void @{name}({', '.join(params)}) noinline optnone"
+            self.helpers[name] = fn.text(header)
+        return name
 
     def _row(self, fn: IRFunction, idx: Idx) -> None:
         """One outer index of a kernel with inner axes: passes, store pass, outer stores."""

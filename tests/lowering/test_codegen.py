@@ -292,26 +292,42 @@ def test_fused_transcendental_chain_vectorises():
     assert re.search(r"llvm\.fma\.v\d+f", optimized)  # the polynomials run on vectors
 
 
-def test_precise_rerun_of_a_guarded_row_stays_scalar():
-    """The libm re-run of rows whose sin/cos guard failed is marked not to vectorise or
-    unroll (it only costs compile time), while the fast loop still vectorises; rows with
-    huge arguments still get the right values."""
+def test_precise_rerun_of_a_guarded_row_is_not_optimised():
+    """The libm re-run of rows whose sin/cos guard failed gains nothing from LLVM's loop
+    passes: an elementwise kernel calls it as a separate optnone function, and a row
+    kernel marks its re-run loops not to vectorise or unroll. The fast loops still
+    vectorise, and rows with huge arguments still get the right values."""
     import re
 
     from fxgrad.lowering import data_offset, llvm
     from fxgrad.lowering.fusion import fuse
 
-    x = np.ones(1 << 14, np.float32)
-    (kernel,) = fuse(fxgrad.make_jaxpr(lambda v: fnp.sin(v) * 2.0)(x)).kernels
-    text, _ = llvm.render(kernel, "guarded", data_offset())
-    assert '!{!"llvm.loop.vectorize.enable", i1 false}' in text
-    marked = re.findall(r"br label %head\d+, !llvm\.loop (!\d+)", text)
-    assert len(marked) == 1  # the precise loop; the fast loop is left to the vectoriser
-    optimized = llvm.optimized_ir(text)
-    assert re.search(r"<\d+ x float>", optimized)
-    big = np.linspace(-1e9, 1e9, 1 << 14).astype(np.float32)
-    got = np.asarray(fxgrad.jit(lambda v: fnp.sin(v) * 2.0)(fnp.asarray(big)))
-    np.testing.assert_allclose(got, np.sin(big.astype(np.float64)) * 2.0, atol=1e-5)
+    x = np.ones((64, 256), np.float32)
+
+    def elementwise(v):
+        return fnp.sin(v) * 2.0
+
+    def rows(v):
+        return fnp.sum(fnp.sin(v), axis=1)
+
+    for f, check in ((elementwise, "helper"), (rows, "metadata")):
+        (kernel,) = fuse(fxgrad.make_jaxpr(f)(x)).kernels
+        text, _ = llvm.render(kernel, "guarded", data_offset())
+        if check == "helper":
+            assert re.search(
+                r"define internal void @guarded_precise_row\(.*\) noinline optnone", text
+            )
+            assert "call void @guarded_precise_row(" in text
+        else:
+            assert '!{!"llvm.loop.vectorize.enable", i1 false}' in text
+            assert len(re.findall(r"br label %head\d+, !llvm\.loop (!\d+)", text)) >= 1
+        assert re.search(r"<\d+ x float>", llvm.optimized_ir(text))
+        big = np.random.default_rng(0).uniform(-1e9, 1e9, x.shape).astype(np.float32)
+        big[::2] = np.random.default_rng(1).standard_normal((32, 256))  # fast rows too
+        got = np.asarray(fxgrad.jit(f)(fnp.asarray(big)))
+        ref = np.sin(big.astype(np.float64))
+        want = ref * 2.0 if f is elementwise else ref.sum(axis=1)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
