@@ -15,20 +15,24 @@ The pullbacks are not written by hand, so forward and reverse mode cannot drift 
   ``reduce_sum``, ``broadcast_in_dim``, ``reshape``...) pulls back through its
   transpose rule, with the other operands fixed at their values.
 * An elementwise primitive whose input and output have the same shape and a real
-  floating dtype has a diagonal derivative: its JVP multiplies the tangent by a factor.
-  The pullback multiplies the cotangent by the same factor, obtained from the JVP
-  partial at a tangent of ones. The product is the transpose rules' (a zero cotangent
-  annihilates an infinite factor: the ``where`` rule).
+  floating dtype has a diagonal derivative: its JVP multiplies the tangent by a factor,
+  and so does its pullback. A cotangent without zeros goes through the JVP partial
+  itself; otherwise the partial of ones is the factor, and the product treats a zero
+  cotangent as exact, as the transpose rules do (the ``where`` rule).
 * Any other primitive (control flow, ``jit``, custom derivatives, linear algebra,
-  complex arithmetic...) is differentiated alone by ``transpose.vjp_flat``, which
-  handles everything, and its pullback is recorded.
+  complex arithmetic...) is differentiated alone by ``transpose.vjp_flat_traced``,
+  which handles everything, and its pullback is recorded.
 
 ``fxgrad.lax`` registers which primitives take the first two routes
 (``fxgrad/lax/_reverse_rules.py``). Outputs that cannot carry a gradient (integer and
 boolean results, primitives with a zero derivative) are plain arrays, not tracers.
-Pullbacks use ``lax`` primitives, not NumPy, so the returned ``f_vjp`` can itself be
-called under ``jit``, ``vmap`` or ``grad``. ``config.eager_vjp_tape = False`` sends
-eager ``vjp`` through linearize + transpose as well.
+
+Pullbacks are written with ``lax`` primitives, so the returned ``f_vjp`` can itself be
+called under ``jit``, ``vmap`` or ``grad``. Called with concrete cotangents, the
+backward pass runs on NumPy values instead: a pullback met before is traced once to a
+jaxpr and replayed by the primitives' implementations (see "Pullbacks on NumPy values"
+below). ``config.eager_vjp_tape = False`` sends eager ``vjp`` through linearize +
+transpose as well.
 """
 
 from __future__ import annotations
