@@ -341,8 +341,10 @@ def _raw(x: Any) -> Any:
 
 def _pull_raw(node: _Node, ct: Any) -> list[Any]:
     """``_pull_by_rules`` for a NumPy cotangent, returning NumPy cotangents."""
-    ct = np.asarray(ct)
-    no_zeros = np.count_nonzero(ct) == ct.size
+    if type(ct) is not np.ndarray:
+        ct = np.asarray(ct)
+    # only a diagonal (elementwise) pullback depends on whether the cotangent has zeros
+    no_zeros = node.primitive in elementwise_partials and np.count_nonzero(ct) == ct.size
     primals = node.primals
     try:
         key = (
