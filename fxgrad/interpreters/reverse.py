@@ -265,10 +265,16 @@ def _has_no_zeros(ct: Any) -> bool:
     return np.count_nonzero(value) == value.size  # 4x cheaper than value.all()
 
 
+def _zero_free(node: _Node, ct: Any) -> bool:
+    """The ``no_zeros`` argument of ``_pullback`` for ``node``: only an elementwise
+    (diagonal) pullback depends on whether the cotangent has a zero entry."""
+    return node.primitive in elementwise_partials and _has_no_zeros(ct)
+
+
 def _pull_by_rules(node: _Node, ct: Any) -> list[Any]:
     """The cotangents of ``node``'s active inputs given its output's cotangent."""
     return _pullback(
-        node.primitive, node.params, node.active, ct, node.out, node.primals, _has_no_zeros(ct)
+        node.primitive, node.params, node.active, ct, node.out, node.primals, _zero_free(node, ct)
     )
 
 
@@ -328,8 +334,11 @@ def _pullback(
 # input and output types, cotangent with or without zeros, the flags that change
 # tracing) is met, so one-off shapes do not pay for tracing.
 
-_UNSEEN = object()
-#: signature -> the traced pullback (``None``: seen once, not traced yet)
+#: ``_programs`` values of a signature met once, not traced yet, and of one whose
+#: pullback has a primitive without an ``impl`` (it keeps pulling back through ``bind``)
+_SEEN_ONCE = object()
+_UNTRACEABLE = object()
+#: signature -> the traced pullback (a ``_Program``), or one of the markers above
 _programs: dict[tuple, Any] = {}
 _MAX_PROGRAMS = 4096
 
@@ -343,8 +352,7 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
     """``_pull_by_rules`` for a NumPy cotangent, returning NumPy cotangents."""
     if type(ct) is not np.ndarray:
         ct = np.asarray(ct)
-    # only a diagonal (elementwise) pullback depends on whether the cotangent has zeros
-    no_zeros = node.primitive in elementwise_partials and np.count_nonzero(ct) == ct.size
+    no_zeros = _zero_free(node, ct)
     primals = node.primals
     try:
         key = (
@@ -358,17 +366,16 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
             *[_type_key(p) for p in primals],
             *node.params.values(),  # a primitive's params always have the same names
         )
-        program = _programs.get(key, _UNSEEN)
-    except TypeError:  # unhashable params
-        key, program = None, _UNSEEN
-    if program is _UNSEEN or program is None:
-        if key is not None and program is _UNSEEN:
-            if len(_programs) >= _MAX_PROGRAMS:
-                _programs.clear()
-            _programs[key] = None
-        elif key is not None:
-            program = _programs[key] = _trace_pullback(node, ct, no_zeros)
-    if program is None or program is _UNSEEN:
+        program = _programs.get(key)
+    except TypeError:  # unhashable params: never traced
+        key, program = None, _UNTRACEABLE
+    if program is None:  # first sighting
+        if len(_programs) >= _MAX_PROGRAMS:
+            _programs.clear()
+        _programs[key] = program = _SEEN_ONCE
+    elif program is _SEEN_ONCE:  # second sighting: trace it
+        program = _programs[key] = _trace_pullback(node, ct, no_zeros) or _UNTRACEABLE
+    if type(program) is not _Program:
         boxed = core._wrap_value(ct, False)
         cts = _pullback(
             node.primitive, node.params, node.active, boxed, node.out, primals, no_zeros
@@ -463,11 +470,16 @@ class _Program:
 # ---------------------------------------------------------------------------------------
 
 
+def _no_transformation() -> bool:
+    """Whether only evaluation is on the interpreter stack (nothing staged or traced)."""
+    state = core._state()
+    return len(state.stack) == 1 and state.dynamic is state.base
+
+
 def eager_tape_applies(primals: Sequence[Any]) -> bool:
     """Whether ``vjp`` at ``primals`` can record a tape: no transformation is active,
     every primal is concrete, and ``config.eager_vjp_tape`` is on."""
-    state = core._state()
-    if len(state.stack) != 1 or state.dynamic is not state.base:
+    if not _no_transformation():
         return False
     for p in primals:
         if isinstance(p, Tracer):
@@ -509,10 +521,10 @@ def vjp_flat_tape(
     def f_vjp(cts: Sequence[Any]) -> list[Any]:
         # Concrete cotangents (no transformation of f_vjp active): NumPy values throughout.
         raw = _concrete_backward(cts)
-        accumulate = _accumulate_raw if raw else _accumulate
+        add = np.add if raw else array_ops.add
         ct_env: dict[int, Any] = {}
         for vid, ct in zip(out_ids, cts, strict=True):
-            accumulate(ct_env, vid, _raw(ct) if raw else ct)
+            _accumulate(ct_env, vid, _raw(ct) if raw else ct, add)
         for node in reversed(nodes):
             if node.pull is None:
                 ct = ct_env.pop(node.out_ids[0], None)
@@ -529,7 +541,7 @@ def vjp_flat_tape(
                 else:
                     cts_in = node.pull(cts_out)
             for vid, ct_in in zip(node.in_ids, cts_in, strict=True):
-                accumulate(ct_env, vid, ct_in)
+                _accumulate(ct_env, vid, ct_in, add)
         results = []
         for vid, aval in zip(in_ids, in_avals, strict=True):
             ct = ct_env.get(vid) if vid is not None else None
@@ -545,21 +557,16 @@ def vjp_flat_tape(
 def _concrete_backward(cts: Sequence[Any]) -> bool:
     """Whether a backward pass over ``cts`` can run on NumPy values: every cotangent is
     an Array or a symbolic zero, and no transformation is active."""
-    state = core._state()
-    if len(state.stack) != 1 or state.dynamic is not state.base:
+    if not _no_transformation():
         return False
     return all(type(c) is _array_type or type(c) is Zero for c in cts)
 
 
-def _accumulate_raw(ct_env: dict[int, Any], vid: int | None, ct: Any) -> None:
+def _accumulate(
+    ct_env: dict[int, Any], vid: int | None, ct: Any, add: Callable[[Any, Any], Any]
+) -> None:
+    """Add ``ct`` to the cotangent of ``vid`` (nothing for a constant or a zero)."""
     if vid is None or ct is None or type(ct) is Zero:
         return
     prev = ct_env.get(vid)
-    ct_env[vid] = ct if prev is None else np.add(prev, ct)
-
-
-def _accumulate(ct_env: dict[int, Any], vid: int | None, ct: Any) -> None:
-    if vid is None or ct is None or type(ct) is Zero:
-        return
-    prev = ct_env.get(vid)
-    ct_env[vid] = ct if prev is None else array_ops.add(prev, ct)
+    ct_env[vid] = ct if prev is None else add(prev, ct)

@@ -173,7 +173,8 @@ class IRFunction:
     def _scalar_loop_id(self) -> str:
         """A fresh loop-ID metadata node (module-wide, in ``decls``) for a scalar loop."""
         self.decls.update(_SCALAR_LOOP_HINTS)
-        number = _FIRST_LOOP_ID + sum(1 for d in self.decls if d.startswith("!")) - 3
+        # the hints are !0 to !2; loop IDs take the numbers after every node so far
+        number = sum(1 for d in self.decls if d.startswith("!"))
         self.decls.add(f"!{number} = distinct !{{!{number}, !0, !1, !2}}")
         return f"!{number}"
 
@@ -197,7 +198,6 @@ _SCALAR_LOOP_HINTS = (
     '!1 = !{!"llvm.loop.interleave.count", i32 1}',
     '!2 = !{!"llvm.loop.unroll.disable"}',
 )
-_FIRST_LOOP_ID = 3
 
 
 # ---------------------------------------------------------------------------------------

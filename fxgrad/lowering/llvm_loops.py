@@ -65,6 +65,20 @@ class _Acc:
     comp: str | None
 
 
+def _cone(nodes: tuple, roots: list[int]) -> set[int]:
+    """The nodes ``roots`` depend on, not looking through reductions."""
+    seen: set[int] = set()
+    stack = list(roots)
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        if nodes[i].op != "reduce":
+            stack.extend(nodes[i].args)
+    return seen
+
+
 class _Version:
     """One expansion (fast or precise) of the kernel, with what the emitter needs."""
 
@@ -76,16 +90,7 @@ class _Version:
 
     def cone(self, roots: list[int]) -> set[int]:
         """Nodes ``roots`` depend on, not looking through reductions."""
-        seen: set[int] = set()
-        stack = list(roots)
-        while stack:
-            i = stack.pop()
-            if i in seen:
-                continue
-            seen.add(i)
-            if self.nodes[i].op != "reduce":
-                stack.extend(self.nodes[i].args)
-        return seen
+        return _cone(self.nodes, roots)
 
     def guards_for(self, roots: list[int]) -> list[int]:
         cone = self.cone(roots)
@@ -154,30 +159,19 @@ def _cached_operands(kernel: Kernel, passes: list[list[int]]) -> dict[int, int]:
         return {}
     nodes = kernel.nodes
     axis = len(kernel.domain) - 1
-
-    def cone(roots: list[int]) -> set[int]:
-        seen: set[int] = set()
-        stack = list(roots)
-        while stack:
-            i = stack.pop()
-            if i not in seen:
-                seen.add(i)
-                if nodes[i].op != "reduce":
-                    stack.extend(nodes[i].args)
-        return seen
-
     cached: dict[int, int] = {}
     for reduces in passes:
         for r in reduces:
             operand = nodes[r].args[0]
-            if operand in cached or not any(nodes[i].op in _COSTLY_OPS for i in cone([operand])):
+            costly = any(nodes[i].op in _COSTLY_OPS for i in _cone(nodes, [operand]))
+            if operand in cached or not costly:
                 continue
             for k, store in enumerate(kernel.stores):
                 if k in cached.values() or not store_is_inner(kernel, store):
                     continue
                 if store.strides[axis] == 0 or store.dtype != nodes[operand].dtype:
                     continue
-                if operand in cone([store.node]):
+                if operand in _cone(nodes, [store.node]):
                     cached[operand] = k
                     break
     return cached
@@ -266,37 +260,33 @@ class KernelCodegen:
             offset = fn.inst(f"add i64 {offset}, {term}")
         return offset
 
+    def _address(self, fn: IRFunction, j: int, dtype: str, offset: str) -> str:
+        """The address of element ``offset`` of buffer ``j`` (inputs, then outputs)."""
+        return fn.inst(f"getelementptr inbounds {mtype(dtype)}, ptr {self.ptrs[j]}, i64 {offset}")
+
+    def _read(self, fn: IRFunction, at: str, dtype: str) -> str:
+        value = fn.inst(f"load {mtype(dtype)}, ptr {at}")
+        return fn.inst(f"icmp ne i8 {value}, 0") if dtype == "bool" else value
+
     def _load(self, fn: IRFunction, j: int, idx: Idx) -> str:
         inp = self.kernel.inputs[j]
         offset = self._offset(fn, inp.offset, inp.strides, idx)
-        mt = mtype(inp.dtype)
-        at = fn.inst(f"getelementptr inbounds {mt}, ptr {self.ptrs[j]}, i64 {offset}")
-        value = fn.inst(f"load {mt}, ptr {at}")
-        if inp.dtype == "bool":
-            value = fn.inst(f"icmp ne i8 {value}, 0")
-        return value
+        return self._read(fn, self._address(fn, j, inp.dtype, offset), inp.dtype)
 
     def _store(self, fn: IRFunction, k: int, value: str, idx: Idx) -> None:
         store = self.kernel.stores[k]
         offset = self._offset(fn, 0, store.strides, idx)
-        mt = mtype(store.dtype)
         if store.dtype == "bool":
             value = fn.inst(f"zext i1 {value} to i8")
-        ptr = self.ptrs[len(self.kernel.inputs) + k]
-        at = fn.inst(f"getelementptr inbounds {mt}, ptr {ptr}, i64 {offset}")
-        fn.line(f"store {mt} {value}, ptr {at}")
+        at = self._address(fn, len(self.kernel.inputs) + k, store.dtype, offset)
+        fn.line(f"store {mtype(store.dtype)} {value}, ptr {at}")
 
     def _load_output(self, fn: IRFunction, k: int, idx: Idx) -> str:
         """Read back what ``_store`` wrote to output ``k`` at ``idx``."""
         store = self.kernel.stores[k]
         offset = self._offset(fn, 0, store.strides, idx)
-        mt = mtype(store.dtype)
-        ptr = self.ptrs[len(self.kernel.inputs) + k]
-        at = fn.inst(f"getelementptr inbounds {mt}, ptr {ptr}, i64 {offset}")
-        value = fn.inst(f"load {mt}, ptr {at}")
-        if store.dtype == "bool":
-            value = fn.inst(f"icmp ne i8 {value}, 0")
-        return value
+        at = self._address(fn, len(self.kernel.inputs) + k, store.dtype, offset)
+        return self._read(fn, at, store.dtype)
 
     def _emit(
         self, fn: IRFunction, version: _Version, roots: list[int], env: dict, idx: Idx
@@ -442,7 +432,7 @@ class KernelCodegen:
         """One outer index of a kernel with inner axes: passes, store pass, outer stores."""
         finals: dict[int, str] = {}
         for reduces in self.passes:
-            accs = self._reduce_pass(fn, idx, reduces, finals, {}, cache=True)
+            accs = self._reduce_pass(fn, idx, reduces, finals, {})
             finals.update(self._finish(fn, accs))
         if self.inner_stores:
             self._store_pass(fn, idx, finals)
@@ -492,11 +482,11 @@ class KernelCodegen:
         reduces: list[int],
         finals: dict[int, str],
         ranges: dict[int, tuple[str, str]],
-        cache: bool = False,
     ) -> list[_Acc]:
         """Run one pass over the inner axes; returns the filled accumulators.
 
-        With ``cache``, operands in ``self.cached`` are also written to their output.
+        Operands in ``self.cached`` are also written to their output (only row kernels
+        have any: the split and column-mode passes have no inner stores).
 
         Passes with a float sum run the innermost axis in blocks of ``SUM_BLOCK``: each
         block is reduced in the value's own dtype (vector partial sums), then folded into
@@ -515,7 +505,7 @@ class KernelCodegen:
             def accumulate(full: Idx, targets: list[tuple[str, str]]) -> None:
                 env = dict(base)
                 self._emit(fn, version, roots + guards, env, full)
-                for r in reduces if cache else ():
+                for r in reduces:
                     k = self.cached.get(self.kernel.nodes[r].args[0])
                     if k is not None:
                         self._store(fn, k, env[version.nodes[version.mapping[r]].args[0]], full)

@@ -9,7 +9,6 @@ NumPy broadcast, which keeps an eager operation close to NumPy's own cost.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from fxgrad.array import Array
 from fxgrad.core import Primitive, Tracer, get_aval
 from fxgrad.errors import ShapeError
 from fxgrad.lax import elementwise as ew
-from fxgrad.lax.shape import broadcast_to_shape
+from fxgrad.lax.shape import broadcast_small_or_view, broadcast_to_shape
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -208,20 +207,30 @@ def _eager_elementwise(fn_name, prim, args, inexact, params):
             v = v._value
             raw.append(v if v.dtype == dtype else v.astype(dtype))
         elif t in _PY_SCALARS:
-            if dtype.kind in "fc" and t is not bool:
-                raw.append(dtype.type(v))
-            else:
-                raw.append(dtypes.convert_scalar(v, dtype))
+            raw.append(_scalar_value(v, dtype))
         else:
             v = np.asarray(v)
             raw.append(v if v.dtype == dtype else v.astype(dtype))
+    out = _apply_impl(fn_name, prim, raw, params)
+    return Array.__new__(Array)._init(out, weak and getattr(out, "dtype", None) == dtype)
+
+
+def _scalar_value(x: Any, dtype: np.dtype) -> Any:
+    """Python scalar ``x`` as a NumPy scalar of ``dtype`` (floats directly; other kinds
+    through ``dtypes.convert_scalar``, which wraps or rejects as promotion requires)."""
+    if dtype.kind in "fc" and type(x) is not bool:
+        return dtype.type(x)
+    return dtypes.convert_scalar(x, dtype)
+
+
+def _apply_impl(fn_name: str, prim: Primitive, values: Sequence[Any], params: dict) -> Any:
+    """``prim.impl(*values)``, letting NumPy broadcast; a shape mismatch is reported as a
+    ``ShapeError`` naming ``fxgrad.numpy.<fn_name>``."""
     try:
-        out = prim.impl(*raw, **params)
+        return prim.impl(*values, **params)
     except ValueError:
-        promote_shapes(fn_name, *raw)  # raises a ShapeError naming the function
+        promote_shapes(fn_name, *values)  # raises a ShapeError naming the function
         raise
-    out = Array.__new__(Array)._init(out, weak and getattr(out, "dtype", None) == dtype)
-    return out
 
 
 def _agree(args: Sequence[Any], inexact: bool) -> bool:
@@ -281,13 +290,8 @@ def _fill_scalars(args: Sequence[Any], inexact: bool) -> list[Any] | None:
 def _filled(x: Any, dtype: np.dtype, weak: bool, aval: core.ShapedArray) -> Array:
     """Python scalar ``x`` as an Array of ``dtype`` and ``aval``'s shape, weakly typed
     when the promotion's result is (as ``promote_dtypes`` converts scalars)."""
-    if dtype.kind in "fc" and type(x) is not bool:
-        value = dtype.type(x)
-    else:
-        value = dtypes.convert_scalar(x, dtype)
-    if math.prod(aval.shape) <= 4096:  # small: filling is cheaper than a broadcast view
-        return Array.__new__(Array)._init(np.full(aval.shape, value, dtype), weak)
-    return Array.__new__(Array)._init(np.broadcast_to(value, aval.shape), weak)
+    value = np.asarray(_scalar_value(x, dtype), dtype)
+    return Array.__new__(Array)._init(broadcast_small_or_view(value, tuple(aval.shape)), weak)
 
 
 def eager_buffers(args: Sequence[Any]) -> list[np.ndarray] | None:
@@ -323,12 +327,7 @@ def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False
     """Apply an elementwise primitive with NumPy promotion and broadcasting."""
     values = _same_typed_arrays(args, inexact)
     if values is not None:
-        try:
-            out = prim.impl(*values, **params)
-        except ValueError:
-            promote_shapes(fn_name, *values)  # raises a ShapeError naming the function
-            raise
-        return Array.__new__(Array)._init(out, False)
+        return Array.__new__(Array)._init(_apply_impl(fn_name, prim, values, params), False)
     if _is_concrete_eager(args):
         return _eager_elementwise(fn_name, prim, args, inexact, params)
     if _agree(args, inexact):

@@ -38,7 +38,7 @@ from fxgrad.numpy import _misc
 from fxgrad.numpy import _reductions as red
 from fxgrad.numpy import _shape_ops as shp
 from fxgrad.numpy import _ufuncs as uf
-from fxgrad.numpy._util import asarray_value, canonicalize_axes, promote_args_inexact
+from fxgrad.numpy._util import _convert, asarray_value, canonicalize_axes, promote_args_inexact
 
 __all__ = [
     "beta",
@@ -86,10 +86,8 @@ def _strong(x: Any) -> Any:
 
 def _weak_as(out: Any, x: Any) -> Any:
     """``out`` weakly typed when the argument ``x`` is (as JAX's Bessel functions)."""
-    aval = get_aval(asarray_value(x))
-    if aval.weak_type and not get_aval(out).weak_type:
-        dtype = get_aval(out).dtype
-        return lax.convert_element_type_p.bind(out, new_dtype=dtype, weak_type=True)
+    if get_aval(asarray_value(x)).weak_type and not get_aval(out).weak_type:
+        return _convert(out, get_aval(out).dtype, weak=True)
     return out
 
 
