@@ -62,6 +62,16 @@ class ShapedArray:
     _tangent: ShapedArray | None = field(
         default=None, init=False, repr=False, compare=False, hash=False
     )
+    #: the hash, computed once on first use: avals key the abstract-eval, pullback and
+    #: jit caches, and the generated dataclass hash costs ~0.25us a call.
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash((self.shape, self.dtype, self.weak_type))
+            object.__setattr__(self, "_hash", h)
+        return h
 
     @property
     def ndim(self) -> int:

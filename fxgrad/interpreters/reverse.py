@@ -31,8 +31,11 @@ Pullbacks are written with ``lax`` primitives, so the returned ``f_vjp`` can its
 called under ``jit``, ``vmap`` or ``grad``. Called with concrete cotangents, the
 backward pass runs on NumPy values instead: a pullback met before is traced once to a
 jaxpr and replayed by the primitives' implementations (see "Pullbacks on NumPy values"
-below). ``config.eager_vjp_tape = False`` sends eager ``vjp`` through linearize +
-transpose as well.
+below), and the backward pass of a whole tape met before runs as one flat program of
+those calls (``tape_program.py``). ``fxgrad.numpy``'s elementwise functions record on
+the tape directly (``tape_elementwise``) when their operands need no promotion.
+``config.eager_vjp_tape = False`` sends eager ``vjp`` through linearize + transpose as
+well.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from fxgrad import core
+from fxgrad._quiet import ignore_fp_errors, restore_fp_errors
 from fxgrad.config import config
 from fxgrad.core import Primitive, Trace, Tracer, get_aval, new_main, tangent_aval
 from fxgrad.interpreters import array_ops
@@ -191,12 +195,24 @@ class ReverseTrace(Trace):
             if _kind(out) not in "fc":
                 return out
             if _has_rules(primitive, primals, active, out):
-                tape: _Tape = self.main.global_data
-                vid = tape.new_id()
-                in_ids = [tracers[i].vid for i in active]
-                tape.nodes.append(_Node(primitive, primals, out, params, active, in_ids, [vid]))
-                return ReverseTracer(self, out, vid)
+                return self._record(primitive, primals, out, params, active, tracers)
         return self._record_generic(primitive, primals, tracers, active, params)
+
+    def _record(
+        self,
+        primitive: Primitive,
+        primals: list,
+        out: Any,
+        params: dict,
+        active: list[int],
+        tracers: Sequence[Any],
+    ) -> ReverseTracer:
+        """Record ``out = primitive(*primals)``, pulled back by rules, on the tape."""
+        tape: _Tape = self.main.global_data
+        vid = tape.new_id()
+        in_ids = [tracers[i].vid for i in active]
+        tape.nodes.append(_Node(primitive, primals, out, params, active, in_ids, [vid]))
+        return ReverseTracer(self, out, vid)
 
     def _record_generic(
         self, primitive: Primitive, primals: list, tracers: list, active: list[int], params
@@ -234,6 +250,58 @@ class ReverseTrace(Trace):
         in_ids = [tracers[i].vid for i in active]
         tape.nodes.append(_Node(primitive, None, None, None, active, in_ids, out_ids, pull))
         return boxed if primitive.multiple_results else boxed[0]
+
+
+def tape_elementwise(primitive: Primitive, args: Sequence[Any], params: dict) -> Any:
+    """``primitive.bind(*args, **params)`` for an elementwise ``primitive`` whose
+    operands are Arrays and tracers of the tape on top of the interpreter stack, all of
+    one shape and one real floating dtype; ``None`` in any other case.
+
+    The same evaluation and record as ``ReverseTrace.process_primitive``, without the
+    promotion checks of ``fxgrad.numpy`` and the dispatch of ``bind``: eager ``grad``
+    of small functions is mostly that overhead.
+    """
+    state = core._local_state
+    main = state.stack[-1]
+    trace = main.trace
+    if type(trace) is not ReverseTrace or state.dynamic is not state.base:
+        return None
+    primals = []
+    active = []
+    first = None
+    for i, a in enumerate(args):
+        if type(a) is ReverseTracer:
+            if a._trace.main is not main:
+                return None
+            if a.vid is not None:
+                active.append(i)
+            a = a.primal
+        if type(a) is not _array_type:
+            return None
+        value = a._value
+        if first is None:
+            first = value
+            if value.dtype.kind != "f":
+                return None
+        elif value.shape != first.shape or value.dtype != first.dtype:
+            return None
+        primals.append(a)
+    if not active:
+        return None
+    if primitive in zero_derivative:
+        return core._eval_fast(primitive, primals, params)
+    linear = linear_inputs.get(primitive, ((), False))[0]
+    partials = elementwise_partials.get(primitive)
+    if partials is None:
+        return None
+    for i in active:
+        if partials[i] is None and i not in linear:
+            return None
+    out = core._eval_fast(primitive, primals, params)
+    kind = _kind(out)
+    if kind == "f":
+        return trace._record(primitive, primals, out, params, active, args)
+    return out if kind != "c" else None  # complex: bind takes the general route
 
 
 def _has_rules(primitive: Primitive, primals: list, active: list[int], out: Any) -> bool:
@@ -348,6 +416,39 @@ def _raw(x: Any) -> Any:
     return x._value if type(x) is _array_type else x
 
 
+def _node_key(node: _Node, ct_dtype: np.dtype, ct_shape: tuple, no_zeros: bool) -> tuple:
+    """The signature of ``node``'s pullback for a cotangent of ``ct_dtype``/``ct_shape``:
+    what tracing it depends on. Raises TypeError for unhashable params."""
+    key = (
+        node.primitive,
+        config.trace_token(),  # flags that change what tracing produces
+        no_zeros,
+        ct_dtype,
+        ct_shape,
+        _type_key(node.out),
+        *node.active,
+        *[_type_key(p) for p in node.primals],
+        *node.params.values(),  # a primitive's params always have the same names
+    )
+    hash(key)
+    return key
+
+
+def traced_pullback(node: _Node, ct_aval: core.ShapedArray, no_zeros: bool) -> _Program | None:
+    """``node``'s pullback as a ``_Program``, traced now unless cached; ``None`` when it
+    cannot run on NumPy values (unhashable params, a primitive without ``impl``)."""
+    try:
+        key = _node_key(node, ct_aval.dtype, ct_aval.shape, no_zeros)
+    except TypeError:
+        return None
+    program = _programs.get(key)
+    if type(program) is not _Program and program is not _UNTRACEABLE:
+        if len(_programs) >= _MAX_PROGRAMS:
+            _programs.clear()
+        program = _programs[key] = _trace_pullback(node, ct_aval, no_zeros) or _UNTRACEABLE
+    return program if type(program) is _Program else None
+
+
 def _pull_raw(node: _Node, ct: Any) -> list[Any]:
     """``_pull_by_rules`` for a NumPy cotangent, returning NumPy cotangents."""
     if type(ct) is not np.ndarray:
@@ -355,17 +456,7 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
     no_zeros = _zero_free(node, ct)
     primals = node.primals
     try:
-        key = (
-            node.primitive,
-            config.trace_token(),  # flags that change what tracing produces
-            no_zeros,
-            ct.dtype,
-            ct.shape,
-            _type_key(node.out),
-            *node.active,
-            *[_type_key(p) for p in primals],
-            *node.params.values(),  # a primitive's params always have the same names
-        )
+        key = _node_key(node, ct.dtype, ct.shape, no_zeros)
         program = _programs.get(key)
     except TypeError:  # unhashable params: never traced
         key, program = None, _UNTRACEABLE
@@ -374,7 +465,8 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
             _programs.clear()
         _programs[key] = program = _SEEN_ONCE
     elif program is _SEEN_ONCE:  # second sighting: trace it
-        program = _programs[key] = _trace_pullback(node, ct, no_zeros) or _UNTRACEABLE
+        aval = core.shaped(ct.shape, ct.dtype, False)
+        program = _programs[key] = _trace_pullback(node, aval, no_zeros) or _UNTRACEABLE
     if type(program) is not _Program:
         boxed = core._wrap_value(ct, False)
         cts = _pullback(
@@ -392,7 +484,7 @@ def _type_key(x: Any) -> Any:
     return get_aval(x)
 
 
-def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> _Program | None:
+def _trace_pullback(node: _Node, ct_aval: core.ShapedArray, no_zeros: bool) -> _Program | None:
     """The pullback of ``node`` as a ``_Program`` of ``(ct, out, *primals)``, or ``None``
     when some primitive in it has no ``impl`` to run on NumPy values."""
     from fxgrad.interpreters.jvp import instantiate_zeros
@@ -403,7 +495,7 @@ def _trace_pullback(node: _Node, ct: np.ndarray, no_zeros: bool) -> _Program | N
         return [instantiate_zeros(c) for c in cts]
 
     in_avals = [
-        core.shaped(ct.shape, ct.dtype, False),
+        ct_aval,
         get_aval(node.out),
         *[get_aval(p) for p in node.primals],
     ]
@@ -419,10 +511,11 @@ class _Program:
 
     Values live in a list: the constants (the jaxpr's, the results of equations of
     constants alone, computed here once, and literals), then the arguments, then one
-    slot per remaining equation, in order.
+    slot per remaining equation, in order. The steps call the implementations without
+    their ``quiet`` wrappers; ``run`` ignores floating-point errors once around them all.
     """
 
-    __slots__ = ("consts", "steps", "outs")
+    __slots__ = ("consts", "steps", "outs", "out_avals", "n_args")
 
     def __init__(self, jaxpr: Any, consts: list) -> None:
         n_consts = jaxpr.num_consts
@@ -450,18 +543,37 @@ class _Program:
         steps = []
         for eqn in deferred:
             ins = tuple(slots[x] if type(x) is Var else slots[id(x)] for x in eqn.inputs)
-            steps.append((eqn.primitive.impl, ins, eqn.params))
+            impl = eqn.primitive.impl
+            steps.append((getattr(impl, "__wrapped__", impl), ins, eqn.params))
             slots[eqn.out_binders[0]] = nxt
             nxt += 1
         self.consts = values
         self.steps = steps
         self.outs = [slots[x] if type(x) is Var else slots[id(x)] for x in jaxpr.outs]
+        self.out_avals = [x.aval for x in jaxpr.outs]
+        self.n_args = len(jaxpr.in_binders) - n_consts
+
+    def same_as(self, other: _Program) -> bool:
+        """Whether ``other`` makes the same calls on the same constants."""
+        if self.steps != other.steps or self.outs != other.outs:
+            return False
+        if len(self.consts) != len(other.consts):
+            return False
+        for a, b in zip(self.consts, other.consts, strict=True):
+            a, b = np.asarray(a), np.asarray(b)
+            if a.dtype != b.dtype or a.shape != b.shape or not np.array_equal(a, b):
+                return False
+        return True
 
     def run(self, args: list) -> list[Any]:
         env = self.consts + args
         append = env.append
-        for impl, ins, params in self.steps:
-            append(impl(*[env[i] for i in ins], **params))
+        token = ignore_fp_errors()
+        try:
+            for impl, ins, params in self.steps:
+                append(impl(*[env[i] for i in ins], **params))
+        finally:
+            restore_fp_errors(token)
         return [env[i] for i in self.outs]
 
 
@@ -517,10 +629,22 @@ def vjp_flat_tape(
                 primals_out.append(core.full_lower(o))
     nodes = tape.nodes
     in_avals = [tangent_aval(get_aval(p)) for p in primals]
+    structure: list[Any] = []  # the tape's signature, once computed
 
     def f_vjp(cts: Sequence[Any]) -> list[Any]:
         # Concrete cotangents (no transformation of f_vjp active): NumPy values throughout.
         raw = _concrete_backward(cts)
+        if raw:
+            if not structure:
+                structure.append(tape_program.tape_signature(nodes, in_ids, out_ids))
+            if structure[0] is not None:
+                raw_cts = [None if type(c) is Zero else c._value for c in cts]
+                by_program = tape_program.backward(nodes, in_ids, out_ids, structure[0], raw_cts)
+                if by_program is not None:
+                    return [
+                        Zero(aval) if ct is None else core._wrap_value(np.asarray(ct), False)
+                        for ct, aval in zip(by_program, in_avals, strict=True)
+                    ]
         add = np.add if raw else array_ops.add
         ct_env: dict[int, Any] = {}
         for vid, ct in zip(out_ids, cts, strict=True):
@@ -570,3 +694,6 @@ def _accumulate(
         return
     prev = ct_env.get(vid)
     ct_env[vid] = ct if prev is None else add(prev, ct)
+
+
+from fxgrad.interpreters import tape_program  # noqa: E402 - it builds on this module

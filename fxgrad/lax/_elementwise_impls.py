@@ -13,39 +13,10 @@ The primitives themselves, with their other rules, are declared in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from fxgrad import dtypes
-
-try:  # NumPy's own error-state variable: entering it costs ~0.2us, np.errstate ~1.7us
-    from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj
-
-    _IGNORE_ERRORS = _make_extobj(all="ignore")
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - other NumPy versions
-    _extobj_contextvar = None
-
-
-def quiet(fn: Callable) -> Callable:
-    """Run a NumPy implementation without floating-point warnings (JAX never warns).
-
-    0 * inf, overflow and division by zero are ordinary values here (NaN, inf), and the
-    test suite turns warnings into errors. The error state is set through NumPy's
-    context variable, so it is thread-safe and cheap enough for every eager operation.
-    """
-    if _extobj_contextvar is None:  # pragma: no cover
-        return np.errstate(all="ignore")(fn)
-
-    def impl(*args, **params):
-        token = _extobj_contextvar.set(_IGNORE_ERRORS)
-        try:
-            return fn(*args, **params)
-        finally:
-            _extobj_contextvar.reset(token)
-
-    impl.__name__ = getattr(fn, "__name__", "impl")
-    return impl
+from fxgrad._quiet import quiet  # noqa: F401 - re-exported for the impl modules
 
 
 def logistic_impl(x):

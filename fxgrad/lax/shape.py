@@ -37,6 +37,8 @@ def _linear_jvp(prim):
 
 def _broadcast_in_dim_impl(operand, *, shape, broadcast_dimensions):
     operand = np.asarray(operand)
+    if not broadcast_dimensions:  # a scalar (as the pullback of a full sum)
+        return broadcast_small_or_view(operand, shape)
     expanded = [1] * len(shape)
     for src, dst in enumerate(broadcast_dimensions):
         expanded[dst] = operand.shape[src]

@@ -18,6 +18,7 @@ from fxgrad import core, dtypes
 from fxgrad.array import Array
 from fxgrad.core import Primitive, Tracer, get_aval
 from fxgrad.errors import ShapeError
+from fxgrad.interpreters.reverse import tape_elementwise
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax.shape import broadcast_small_or_view, broadcast_to_shape
 
@@ -328,6 +329,9 @@ def elementwise(fn_name: str, prim: Primitive, *args: Any, inexact: bool = False
     values = _same_typed_arrays(args, inexact)
     if values is not None:
         return Array.__new__(Array)._init(_apply_impl(fn_name, prim, values, params), False)
+    recorded = tape_elementwise(prim, args, params)  # eager grad's tape
+    if recorded is not None:
+        return recorded
     if _is_concrete_eager(args):
         return _eager_elementwise(fn_name, prim, args, inexact, params)
     if _agree(args, inexact):
