@@ -184,7 +184,12 @@ def _flat_fun(fun: Callable, in_tree: Any, store: _OutStore, has_aux: bool = Fal
             aux_out = store.record_aux(aux)
         leaves, store.treedef = tree_flatten(out)
         store.num_out = len(leaves)
-        return [_as_value(x, f"an output of {name}") for x in leaves] + aux_out
+        values = []
+        for x in leaves:  # the label is formatted only for a bad leaf
+            values.append(
+                x if isinstance(x, (Tracer, Array)) else _as_value(x, f"an output of {name}")
+            )
+        return values + aux_out
 
     return flat
 

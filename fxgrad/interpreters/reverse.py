@@ -209,8 +209,10 @@ class ReverseTrace(Trace):
     ) -> ReverseTracer:
         """Record ``out = primitive(*primals)``, pulled back by rules, on the tape."""
         tape: _Tape = self.main.global_data
-        vid = tape.new_id()
-        in_ids = [tracers[i].vid for i in active]
+        vid = tape.next_id = tape.next_id + 1  # tape.new_id(), inlined: once per operation
+        in_ids = []
+        for i in active:
+            in_ids.append(tracers[i].vid)
         tape.nodes.append(_Node(primitive, primals, out, params, active, in_ids, [vid]))
         return ReverseTracer(self, out, vid)
 
@@ -302,6 +304,28 @@ def tape_elementwise(primitive: Primitive, args: Sequence[Any], params: dict) ->
     if kind == "f":
         return trace._record(primitive, primals, out, params, active, args)
     return out if kind != "c" else None  # complex: bind takes the general route
+
+
+def tape_linear_unary(primitive: Primitive, x: Any, params: dict) -> Any:
+    """``primitive.bind(x, **params)`` for a ``primitive`` of one operand that it is
+    linear in (``reduce_sum``...), when ``x`` is a tracer of the tape on top of the
+    interpreter stack; ``None`` in any other case. What ``process_primitive`` does,
+    without the dispatch of ``bind``."""
+    state = core._local_state
+    main = state.stack[-1]
+    if (
+        type(x) is not ReverseTracer
+        or x._trace.main is not main
+        or x.vid is None
+        or state.dynamic is not state.base
+        or 0 not in linear_inputs.get(primitive, ((), False))[0]
+    ):
+        return None
+    primals = [x.primal]
+    out = core._eval_fast(primitive, primals, params)
+    if _kind(out) not in "fc":
+        return out
+    return main.trace._record(primitive, primals, out, params, [0], [x])
 
 
 def _has_rules(primitive: Primitive, primals: list, active: list[int], out: Any) -> bool:
@@ -567,14 +591,28 @@ class _Program:
 
     def run(self, args: list) -> list[Any]:
         env = self.consts + args
-        append = env.append
-        token = ignore_fp_errors()
-        try:
-            for impl, ins, params in self.steps:
-                append(impl(*[env[i] for i in ins], **params))
-        finally:
-            restore_fp_errors(token)
+        run_steps(env, self.steps)
         return [env[i] for i in self.outs]
+
+
+def run_steps(env: list[Any], steps: Sequence[tuple[Callable, tuple[int, ...], dict]]) -> None:
+    """Append to ``env`` the result of each step ``(fn, input slots, params)``, with
+    floating-point errors ignored. The common arities are spelled out: building the
+    argument list costs more than a NumPy call on a small array."""
+    append = env.append
+    token = ignore_fp_errors()
+    try:
+        for fn, ins, params in steps:
+            if params:
+                append(fn(*[env[i] for i in ins], **params))
+            elif len(ins) == 1:
+                append(fn(env[ins[0]]))
+            elif len(ins) == 2:
+                append(fn(env[ins[0]], env[ins[1]]))
+            else:
+                append(fn(*[env[i] for i in ins]))
+    finally:
+        restore_fp_errors(token)
 
 
 # ---------------------------------------------------------------------------------------

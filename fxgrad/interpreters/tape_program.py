@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from fxgrad import core
-from fxgrad._quiet import ignore_fp_errors, restore_fp_errors
 from fxgrad.config import config
 from fxgrad.interpreters import reverse
 
@@ -43,22 +42,25 @@ def tape_signature(
     """What a tape's backward pass depends on besides the cotangents' types: each node's
     primitive, params, operand types and wiring, and the tracing flags; ``None`` when a
     node has no traceable pullback (a generic node, unhashable params)."""
-    parts: list[Any] = [config.trace_token(), tuple(in_ids), tuple(out_ids)]
+    # One flat list (explicit loops: a comprehension is a call in CPython 3.11); the
+    # counts keep nodes of different arities apart.
+    parts: list[Any] = [config.trace_token(), len(in_ids), *in_ids, len(out_ids), *out_ids]
+    append = parts.append
     type_key = reverse._type_key
     for node in nodes:
         if node.pull is not None:
             return None
-        parts.append(
-            (
-                node.primitive,
-                node.out_ids[0],
-                tuple(node.in_ids),
-                tuple(node.active),
-                type_key(node.out),
-                *[type_key(p) for p in node.primals],
-                *node.params.values(),
-            )
-        )
+        append(node.primitive)
+        append(node.out_ids[0])
+        parts += node.in_ids  # the ids of the active inputs: as many as ``active``
+        parts += node.active
+        append(type_key(node.out))
+        append(len(node.primals))
+        for p in node.primals:
+            append(type_key(p))
+        params = node.params
+        append(len(params))
+        parts += params.values()  # a primitive's params always come in one order
     key = tuple(parts)
     try:
         hash(key)
@@ -94,13 +96,7 @@ class TapeProgram:
         for i, k in self.gathers:
             node = nodes[i]
             env.append(raw(node.out) if k < 0 else raw(node.primals[k]))
-        append = env.append
-        token = ignore_fp_errors()
-        try:
-            for fn, ins, params in self.steps:
-                append(fn(*[env[i] for i in ins], **params))
-        finally:
-            restore_fp_errors(token)
+        reverse.run_steps(env, self.steps)
         for slot, size, node in self.guards:
             if env[slot] != size:
                 return node

@@ -24,6 +24,7 @@ from fxgrad import dtypes
 from fxgrad.array import Array
 from fxgrad.core import Tracer, get_aval
 from fxgrad.errors import FxgradTypeError, ShapeError
+from fxgrad.interpreters.reverse import tape_linear_unary
 from fxgrad.lax import elementwise as ew
 from fxgrad.lax import reduction as red
 from fxgrad.lax.shape import broadcast_in_dim, broadcast_to_shape, reshape
@@ -202,7 +203,9 @@ def sum(  # noqa: A001 - NumPy's name
                 # strongly typed in its sum dtype: the primitive, without conversions
                 axes = canonicalize_axes(axis, aval.ndim, "sum")
                 if axes:
-                    return red.reduce_sum_p.bind(a, axes=axes)
+                    params = {"axes": axes}
+                    recorded = tape_linear_unary(red.reduce_sum_p, a, params)  # eager grad
+                    return red.reduce_sum_p.bind(a, **params) if recorded is None else recorded
     return _monoid_reduce(
         "sum", red.reduce_sum, ew.add, 0, a, axis, dtype, keepdims, initial, where
     )
