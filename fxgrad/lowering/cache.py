@@ -13,6 +13,8 @@ directory. ``FXGRAD_DISK_CACHE=0``, ``config.update("disk_cache", False)`` or
 (temporary file, then rename), so concurrent processes never read half a file, and carry
 a SHA-256 checksum of the object: a corrupt or unreadable entry is ignored and
 recompiled. Every operation holds one lock, so threads may compile concurrently.
+``prefetch_kernels`` starts the compilations of an executable's kernels on worker
+threads (``parallel_compile``), which LLVM runs in parallel.
 ``FXGRAD_DUMP_IR=<dir>`` writes the kernel IR, LLVM IR and optimised LLVM IR of every
 kernel (and native loop) compiled.
 """
@@ -147,6 +149,36 @@ def _log(message: str) -> None:
         print(f"fxgrad: {message}")
 
 
+#: kernels being compiled on worker threads: key -> (future object code, LLVM IR, names)
+_pending: dict[str, tuple[Any, str, list[str]]] = {}
+
+
+def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> None:
+    """Start compiling ``kernels`` on worker threads (``parallel_compile``), so the
+    ``get_kernel`` calls that follow, one per kernel, wait for them instead of each
+    compiling in turn. Kernels already loaded, on disk, or pending are skipped; with
+    fewer than two to compile, or no second CPU, nothing is started."""
+    from fxgrad.lowering import parallel_compile
+
+    if len(kernels) < 2 or not parallel_compile.available():
+        return
+    todo = []
+    with _lock:
+        for kernel in kernels:
+            key = kernel_key(kernel, data_offset)
+            if key in _memory or key in _pending or any(key == k for k, _ in todo):
+                continue
+            if disk_cache_enabled() and (cache_directory() / f"{key}.o").exists():
+                continue
+            todo.append((key, kernel))
+        if len(todo) < 2:
+            return
+        for key, kernel in todo:
+            ir_text, names = llvm.render(kernel, "fx_" + key[:24], data_offset)
+            future = parallel_compile.submit(ir_text, is_small(kernel))
+            _pending[key] = (future, ir_text, names)
+
+
 def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
     """The compiled entry points of ``kernel``, from memory, disk, or LLVM."""
     key = kernel_key(kernel, data_offset)
@@ -216,9 +248,14 @@ def _get(
             stats["disk_hits"] += 1
         else:
             source = "compiled"
-            ir_text, names = render(name)
+            pending = _pending.pop(key, None)
+            if pending is not None:  # started by prefetch_kernels
+                future, ir_text, names = pending
+                obj = future.result()
+            else:
+                ir_text, names = render(name)
+                obj = llvm.compile_object(ir_text, small=small)
             _dump(name, text(), ir_text, small)
-            obj = llvm.compile_object(ir_text, small=small)
             addresses = llvm.load_object(obj, names)
             stats["compiled"] += 1
             _write_disk(key, obj)

@@ -468,6 +468,8 @@ class Executable:
         self.step_kinds: list[str] = []
         kernel_parts = []
         fresh: dict[int, np.dtype] = {}  # slot -> dtype of the outputs of kernel steps
+        kernels = [step.kernel for step in program.steps if isinstance(step, KernelStep)]
+        cache.prefetch_kernels(kernels, data_offset())  # compiled in parallel
         for step in program.steps:
             if isinstance(step, KernelStep):
                 parts = _KernelParts(step, slot)

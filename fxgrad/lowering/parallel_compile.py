@@ -1,0 +1,131 @@
+"""Compiling several kernels at once, on worker threads.
+
+A cold ``jit`` of a training step compiles a dozen kernels, and LLVM's O3 pipeline is
+most of its time to first result. llvmlite serialises every call into LLVM behind one
+process-wide lock, so threads alone do not overlap compilations. LLVM itself is
+thread-safe when each thread works in its own ``LLVMContext`` with its own target
+machine, so the long calls of a compilation (parse, verify, optimise, emit) are made
+here on a worker's own context and target machine, through llvmlite's C entry points
+without its lock; the short bookkeeping calls around them keep the lock.
+
+``submit(ir_text, small)`` returns a future of the object code; ``compile_object`` in
+``llvm.py`` stays the serial path. When llvmlite's internals are not as expected
+(another version), or only one CPU is available, ``available()`` is false and callers
+compile serially.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import threading
+from ctypes import c_char_p, string_at
+
+import llvmlite.binding as llvm
+
+from fxgrad.lowering import llvm as lowering_llvm
+
+try:
+    from llvmlite.binding import ffi as _ffi
+
+    _RAW = {
+        name: getattr(_ffi.lib, name)._cfn
+        for name in (
+            "LLVMPY_ParseAssembly",
+            "LLVMPY_VerifyModule",
+            "LLVMPY_RunNewModulePassManager",
+            "LLVMPY_TargetMachineEmitToMemory",
+        )
+    }
+    _OutputString = _ffi.OutputString
+except (ImportError, AttributeError):  # pragma: no cover - another llvmlite
+    _RAW = {}
+
+#: worker threads (at most this many, and no more than the CPUs)
+MAX_WORKERS = 4
+
+_pool_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_local = threading.local()  # each worker's target machines
+
+
+def _workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return min(MAX_WORKERS, cpus)
+
+
+def available() -> bool:
+    """Whether kernels can be compiled concurrently here."""
+    return bool(_RAW) and _workers() > 1
+
+
+def submit(ir_text: str, small: bool) -> concurrent.futures.Future:
+    """Start compiling ``ir_text`` (as ``llvm.compile_object`` would) on a worker."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            lowering_llvm.target_id()  # initialise LLVM's targets before any worker runs
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=_workers(), thread_name_prefix="fxgrad-llvm"
+            )
+        return _pool.submit(compile_object_unlocked, ir_text, small)
+
+
+def _target_machine(opt: int) -> llvm.TargetMachine:
+    """This thread's own target machine at code-generation level ``opt``."""
+    machines = getattr(_local, "machines", None)
+    if machines is None:
+        machines = _local.machines = {}
+    tm = machines.get(opt)
+    if tm is None:
+        target = llvm.Target.from_default_triple()
+        tm = machines[opt] = target.create_target_machine(
+            cpu=llvm.get_host_cpu_name(),
+            features=llvm.get_host_cpu_features().flatten(),
+            opt=opt,
+            reloc="pic",
+            codemodel="default",
+        )
+    return tm
+
+
+def compile_object_unlocked(ir_text: str, small: bool) -> bytes:
+    """``llvm.compile_object`` in a context of its own, with the long calls made without
+    llvmlite's lock (same pipeline, same object code)."""
+    tm = _target_machine(1 if small else 3)
+    context = llvm.create_context()
+    module = None
+    try:
+        source = c_char_p(ir_text.encode())
+        with _OutputString() as error:
+            module = llvm.ModuleRef(_RAW["LLVMPY_ParseAssembly"](context, source, error), context)
+            if error:
+                raise RuntimeError(f"LLVM IR parsing error\n{error}")
+        module.triple = tm.triple
+        module.data_layout = str(tm.target_data)
+        with _OutputString() as error:
+            if _RAW["LLVMPY_VerifyModule"](module, error):
+                raise RuntimeError(str(error))
+        pto = llvm.create_pipeline_tuning_options(speed_level=1 if small else 3)
+        pto.loop_vectorization = not small
+        pto.slp_vectorization = not small
+        pto.loop_unrolling = not small
+        pb = llvm.create_pass_builder(tm, pto)
+        _RAW["LLVMPY_RunNewModulePassManager"](pb.getModulePassManager(), module, pb)
+        with _OutputString() as error:
+            buffer = _RAW["LLVMPY_TargetMachineEmitToMemory"](tm, module, 1, error)
+            if not buffer:
+                raise RuntimeError(str(error))
+        try:
+            return string_at(
+                _ffi.lib.LLVMPY_GetBufferStart(buffer), _ffi.lib.LLVMPY_GetBufferSize(buffer)
+            )
+        finally:
+            _ffi.lib.LLVMPY_DisposeMemoryBuffer(buffer)
+    finally:
+        if module is not None:
+            module.close()
+        context.close()
