@@ -37,7 +37,7 @@ import numpy as np
 from fxgrad.jaxpr import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from fxgrad.lax._define import kernel_classes
 from fxgrad.lowering import kernel_ir
-from fxgrad.lowering.kernel_ir import DTYPES, OPS, Input, Kernel, Node, Store
+from fxgrad.lowering.kernel_ir import DTYPES, OPS, Input, Kernel, Node, Store, dtype_name
 from fxgrad.lowering.products import outer_products, transposed_products
 
 #: a kernel with this many elements or more per row is split across threads by rows; a
@@ -164,7 +164,7 @@ Emit = Callable[..., int]  # emit(op, args, dtype, param=None) -> node index
 
 
 def _dtype(aval: Any) -> str:
-    return np.dtype(aval.dtype).name
+    return dtype_name(aval.dtype)
 
 
 def _lower_same(op: str) -> Callable:

@@ -31,7 +31,7 @@ from fxgrad.jaxpr import ClosedJaxpr, JaxprEqn, Literal, Var
 from fxgrad.lowering import blas, loop_ir
 from fxgrad.lowering import lanes as lane_analysis
 from fxgrad.lowering.fusion import KernelStep, Program
-from fxgrad.lowering.kernel_ir import DTYPES, Kernel
+from fxgrad.lowering.kernel_ir import DTYPES, Kernel, dtype_name
 from fxgrad.lowering.loop_ir import (
     Branch,
     Buffer,
@@ -71,7 +71,7 @@ class _NotNative(Exception):  # noqa: N818 - control flow, not an error
 
 
 def _dtype(aval: Any) -> str:
-    return np.dtype(aval.dtype).name
+    return dtype_name(aval.dtype)
 
 
 class _Builder:
