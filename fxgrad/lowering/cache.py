@@ -30,13 +30,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fxgrad.config import config, resolve_cache_dir
 from fxgrad.lowering import llvm
 from fxgrad.lowering.kernel_ir import Kernel, format_kernel
 from fxgrad.lowering.llvm_loops import is_small, is_splittable
-from fxgrad.lowering.loop_ir import Loop, format_loop
+
+if TYPE_CHECKING:  # imported when a native loop is compiled (control flow only)
+    from fxgrad.lowering import loop_ir
 
 _lock = threading.RLock()
 _memory: dict[str, CompiledKernel] = {}
@@ -196,13 +198,14 @@ def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
     )
 
 
-def get_loop(loop: Loop, data_offset: int) -> CompiledKernel:
+def get_loop(loop: loop_ir.Loop, data_offset: int) -> CompiledKernel:
     """The compiled entry point of a native loop (``loop_ir``), from memory, disk, or LLVM.
 
     It has a kernel's prototype: ``main(*arrays, start, end)`` runs loop steps
     ``[start, end)``.
     """
     from fxgrad.lowering.llvm_control import render_loop
+    from fxgrad.lowering.loop_ir import format_loop
 
     text = format_loop(loop)
     key = hashlib.sha256(

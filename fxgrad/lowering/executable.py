@@ -30,7 +30,6 @@ from fxgrad.config import config
 from fxgrad.jaxpr import Literal, Var
 from fxgrad.lax._define import kernel_classes
 from fxgrad.lowering import blas, cache
-from fxgrad.lowering.control import control_step
 from fxgrad.lowering.fusion import KernelStep, LibraryStep, Program
 from fxgrad.lowering.llvm import COLUMN_TILE
 from fxgrad.lowering.llvm_loops import column_mode
@@ -480,6 +479,10 @@ class Executable:
                 continue
             built = None
             if kernel_classes.get(step.eqn.primitive, ("library", None))[0] == "control":
+                # imported here: native loops and their IR are only for control flow,
+                # and importing them costs the preload thread ~10 ms
+                from fxgrad.lowering.control import control_step
+
                 built = control_step(step.eqn, slot, data_offset())
             if built is None:
                 built = (f"library {step.eqn.primitive.name}", _library_step(step, slot))
