@@ -155,6 +155,18 @@ def _log(message: str) -> None:
 _pending: dict[str, tuple[Any, str, list[str]]] = {}
 
 
+def _forget_pending() -> None:
+    """In a forked child: compilations the parent's workers were running never finish
+    there; the child compiles those kernels again when it needs them."""
+    global _lock
+    _pending.clear()
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pending)
+
+
 def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> None:
     """Start compiling ``kernels`` on worker threads (``parallel_compile``), so the
     ``get_kernel`` calls that follow, one per kernel, wait for them instead of each

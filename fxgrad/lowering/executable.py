@@ -83,6 +83,18 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's worker threads do not exist there, and a pool
+    that still counted them would never run a job (the child would hang)."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
     step, extra = divmod(n, parts)
     bounds, start = [], 0

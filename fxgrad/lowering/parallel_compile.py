@@ -49,6 +49,29 @@ _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _local = threading.local()  # each worker's target machines
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's workers do not exist there (see executable.py)."""
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+def _hold_llvm() -> None:  # a fork waits until no worker is inside a locked call
+    _ffi.lib._lock.__enter__()
+
+
+def _release_llvm() -> None:
+    _ffi.lib._lock.__exit__(None, None, None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+    if _RAW:
+        os.register_at_fork(
+            before=_hold_llvm, after_in_parent=_release_llvm, after_in_child=_release_llvm
+        )
+
+
 def _workers() -> int:
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -4,6 +4,9 @@ when several threads start such executables at once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -105,3 +108,34 @@ def test_threads_compiling_at_once(tmp_path):
         assert not isinstance(got, BaseException), got
         e = np.exp(x - x.max(axis=1, keepdims=True))
         np.testing.assert_allclose(got[0], e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+_FORK_SCRIPT = r"""
+import os, numpy as np
+import fxgrad, fxgrad.numpy as fnp
+
+def f(x):
+    e = fnp.exp(x - fnp.max(x, axis=1, keepdims=True))
+    return e / fnp.sum(e, axis=1, keepdims=True), fnp.sum(fnp.tanh(x) ** 2, axis=0)
+
+fxgrad.jit(f)(fnp.asarray(np.random.default_rng(0).normal(size=(512, 2048))))
+pid = os.fork()
+if pid == 0:  # new kernels (compiled in parallel) and a big one (split across threads)
+    g = lambda x: (fnp.sin(x) * 2 + 1, fnp.sum(fnp.cos(x), axis=1))
+    out = fxgrad.jit(g)(fnp.asarray(np.ones((1024, 4096))))
+    os._exit(0 if abs(float(out[1][0]) - 4096 * np.cos(1.0)) < 1e-6 else 3)
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_compiles_and_runs(tmp_path):
+    """The parent's worker threads do not exist in a forked child; its pools start anew
+    (a pool that counted the parent's threads never ran a job, and the child hung)."""
+    env = {**os.environ, "FXGRAD_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "child exit 0" in done.stdout, done.stdout + done.stderr
