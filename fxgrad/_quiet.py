@@ -24,7 +24,7 @@ except (ImportError, AttributeError, TypeError):  # pragma: no cover - other Num
 
 def quiet(fn: Callable) -> Callable:
     """``fn`` wrapped to run without floating-point warnings; the unwrapped function is
-    its ``__wrapped__`` (``_Program`` calls that inside one ``ignoring_fp_errors``)."""
+    its ``__wrapped__`` (traced pullbacks call that inside one ``ignore_fp_errors``)."""
     if _extobj_contextvar is None:  # pragma: no cover
         wrapped = np.errstate(all="ignore")(fn)
     else:

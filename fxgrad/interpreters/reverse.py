@@ -467,10 +467,17 @@ def traced_pullback(node: _Node, ct_aval: core.ShapedArray, no_zeros: bool) -> _
         return None
     program = _programs.get(key)
     if type(program) is not _Program and program is not _UNTRACEABLE:
-        if len(_programs) >= _MAX_PROGRAMS:
-            _programs.clear()
-        program = _programs[key] = _trace_pullback(node, ct_aval, no_zeros) or _UNTRACEABLE
+        program = _store_trace(key, node, ct_aval, no_zeros)
     return program if type(program) is _Program else None
+
+
+def _store_trace(key: tuple, node: _Node, ct_aval: core.ShapedArray, no_zeros: bool) -> Any:
+    """Trace ``node``'s pullback into ``_programs[key]``: a ``_Program``, or
+    ``_UNTRACEABLE``."""
+    if len(_programs) >= _MAX_PROGRAMS:
+        _programs.clear()
+    program = _programs[key] = _trace_pullback(node, ct_aval, no_zeros) or _UNTRACEABLE
+    return program
 
 
 def _pull_raw(node: _Node, ct: Any) -> list[Any]:
@@ -489,8 +496,7 @@ def _pull_raw(node: _Node, ct: Any) -> list[Any]:
             _programs.clear()
         _programs[key] = program = _SEEN_ONCE
     elif program is _SEEN_ONCE:  # second sighting: trace it
-        aval = core.shaped(ct.shape, ct.dtype, False)
-        program = _programs[key] = _trace_pullback(node, aval, no_zeros) or _UNTRACEABLE
+        program = _store_trace(key, node, core.shaped(ct.shape, ct.dtype, False), no_zeros)
     if type(program) is not _Program:
         boxed = core._wrap_value(ct, False)
         cts = _pullback(
@@ -679,10 +685,7 @@ def vjp_flat_tape(
                 raw_cts = [None if type(c) is Zero else c._value for c in cts]
                 by_program = tape_program.backward(nodes, in_ids, out_ids, structure[0], raw_cts)
                 if by_program is not None:
-                    return [
-                        Zero(aval) if ct is None else core._wrap_value(np.asarray(ct), False)
-                        for ct, aval in zip(by_program, in_avals, strict=True)
-                    ]
+                    return _input_cotangents(by_program, in_avals, raw)
         add = np.add if raw else array_ops.add
         ct_env: dict[int, Any] = {}
         for vid, ct in zip(out_ids, cts, strict=True):
@@ -704,16 +707,19 @@ def vjp_flat_tape(
                     cts_in = node.pull(cts_out)
             for vid, ct_in in zip(node.in_ids, cts_in, strict=True):
                 _accumulate(ct_env, vid, ct_in, add)
-        results = []
-        for vid, aval in zip(in_ids, in_avals, strict=True):
-            ct = ct_env.get(vid) if vid is not None else None
-            if ct is None:
-                results.append(Zero(aval))
-            else:
-                results.append(core._wrap_value(np.asarray(ct), False) if raw else ct)
-        return results
+        cts_in = [ct_env.get(vid) if vid is not None else None for vid in in_ids]
+        return _input_cotangents(cts_in, in_avals, raw)
 
     return primals_out, f_vjp
+
+
+def _input_cotangents(cts: list[Any], avals: list[core.ShapedArray], raw: bool) -> list[Any]:
+    """``f_vjp``'s results from one cotangent per input (``None``: none reached it, a
+    symbolic ``Zero``; ``raw``: a NumPy value, wrapped as an Array)."""
+    return [
+        Zero(aval) if ct is None else core._wrap_value(np.asarray(ct), False) if raw else ct
+        for ct, aval in zip(cts, avals, strict=True)
+    ]
 
 
 def _concrete_backward(cts: Sequence[Any]) -> bool:

@@ -167,35 +167,38 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pending)
 
 
-def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> None:
-    """Start compiling ``kernels`` on worker threads (``parallel_compile``), so the
-    ``get_kernel`` calls that follow, one per kernel, wait for them instead of each
-    compiling in turn. Kernels already loaded, on disk, or pending are skipped; with
-    fewer than two to compile, or no second CPU, nothing is started."""
+def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> list[str]:
+    """The cache keys of ``kernels``, for the ``get_kernel`` calls that follow; those
+    neither loaded, on disk, nor pending start compiling on worker threads
+    (``parallel_compile``), so each of those calls waits for its kernel instead of
+    compiling it in turn. With fewer than two to compile, or no second CPU, nothing is
+    started."""
     from fxgrad.lowering import parallel_compile
 
+    keys = [kernel_key(kernel, data_offset) for kernel in kernels]
     if len(kernels) < 2 or not parallel_compile.available():
-        return
-    todo = []
+        return keys
+    todo: dict[str, Kernel] = {}
     with _lock:
-        for kernel in kernels:
-            key = kernel_key(kernel, data_offset)
-            if key in _memory or key in _pending or any(key == k for k, _ in todo):
+        for key, kernel in zip(keys, kernels, strict=True):
+            if key in _memory or key in _pending or key in todo:
                 continue
             if disk_cache_enabled() and (cache_directory() / f"{key}.o").exists():
                 continue
-            todo.append((key, kernel))
-        if len(todo) < 2:
-            return
-        for key, kernel in todo:
-            ir_text, names = llvm.render(kernel, "fx_" + key[:24], data_offset)
-            future = parallel_compile.submit(ir_text, is_small(kernel))
-            _pending[key] = (future, ir_text, names)
+            todo[key] = kernel
+        if len(todo) >= 2:
+            for key, kernel in todo.items():
+                ir_text, names = llvm.render(kernel, "fx_" + key[:24], data_offset)
+                future = parallel_compile.submit(ir_text, is_small(kernel))
+                _pending[key] = (future, ir_text, names)
+    return keys
 
 
-def get_kernel(kernel: Kernel, data_offset: int) -> CompiledKernel:
-    """The compiled entry points of ``kernel``, from memory, disk, or LLVM."""
-    key = kernel_key(kernel, data_offset)
+def get_kernel(kernel: Kernel, data_offset: int, key: str | None = None) -> CompiledKernel:
+    """The compiled entry points of ``kernel``, from memory, disk, or LLVM (``key``: its
+    ``kernel_key``, when the caller has it already)."""
+    if key is None:
+        key = kernel_key(kernel, data_offset)
     names = ["_part", "_fin"] if is_splittable(kernel) else []
     return _get(
         key,

@@ -45,12 +45,18 @@ PARALLEL_BLAS = 1 << 22
 
 Env = list[Any]
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
 _local = threading.local()
 
 #: how many executables this process built (tests assert on it)
 stats: dict[str, int] = {"executables": 0}
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def num_threads() -> int:
@@ -58,41 +64,44 @@ def num_threads() -> int:
     text = os.environ.get("FXGRAD_NUM_THREADS")
     if text:
         return max(1, int(text))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cpus()
 
 
 _NUM_THREADS = num_threads()
+
+
+class LazyThreadPool:
+    """A ``ThreadPoolExecutor`` made on first use, and made again in a forked child: the
+    parent's worker threads do not exist there, and a pool that still counted them would
+    never run a job (the child would hang)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)
+
+    def get(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(**self._options)
+            return self._pool
+
+    def _forget(self) -> None:
+        self._pool = None
+        self._lock = threading.Lock()
 
 
 def _mark_worker() -> None:
     _local.worker = True
 
 
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, _NUM_THREADS - 1),
-                thread_name_prefix="fxgrad-kernel",
-                initializer=_mark_worker,
-            )
-        return _pool
-
-
-def _forget_pool() -> None:
-    """In a forked child: the parent's worker threads do not exist there, and a pool
-    that still counted them would never run a job (the child would hang)."""
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+_pool = LazyThreadPool(
+    max_workers=max(1, _NUM_THREADS - 1),
+    thread_name_prefix="fxgrad-kernel",
+    initializer=_mark_worker,
+)
 
 
 def _chunks(n: int, parts: int) -> list[tuple[int, int]]:
@@ -111,7 +120,7 @@ def _run_parallel(calls: list[Callable[[], None]]) -> None:
         for call in calls:
             call()
         return
-    futures = [_get_pool().submit(call) for call in calls[1:]]
+    futures = [_pool.get().submit(call) for call in calls[1:]]
     calls[0]()
     for future in futures:
         future.result()
@@ -154,9 +163,9 @@ class _KernelParts:
 
     __slots__ = ("main", "ins", "outs", "rows", "runner")
 
-    def __init__(self, step: KernelStep, slot: Callable[[Var], int]):
+    def __init__(self, step: KernelStep, slot: Callable[[Var], int], key: str):
         kernel = step.kernel
-        compiled = cache.get_kernel(kernel, data_offset())
+        compiled = cache.get_kernel(kernel, data_offset(), key)
         self.ins = [
             (slot(v), np.dtype(i.dtype)) for v, i in zip(step.inputs, kernel.inputs, strict=True)
         ]
@@ -480,10 +489,10 @@ class Executable:
         kernel_parts = []
         fresh: dict[int, np.dtype] = {}  # slot -> dtype of the outputs of kernel steps
         kernels = [step.kernel for step in program.steps if isinstance(step, KernelStep)]
-        cache.prefetch_kernels(kernels, data_offset())  # compiled in parallel
+        keys = iter(cache.prefetch_kernels(kernels, data_offset()))  # compiled in parallel
         for step in program.steps:
             if isinstance(step, KernelStep):
-                parts = _KernelParts(step, slot)
+                parts = _KernelParts(step, slot, next(keys))
                 kernel_parts.append(parts)
                 steps.append(_kernel_step(parts, fresh))
                 fresh.update((s, dt) for s, _, dt in parts.outs)

@@ -579,6 +579,18 @@ _lock = threading.RLock()
 _state: dict[str, Any] = {}
 
 
+def create_target_machine(opt: int) -> llvm.TargetMachine:
+    """A new target machine for the host CPU at code-generation level ``opt`` (LLVM's
+    native target must be initialised: ``_target_machine`` does it)."""
+    return llvm.Target.from_default_triple().create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=opt,
+        reloc="pic",
+        codemodel="default",
+    )
+
+
 def _target_machine(opt: int = 3) -> llvm.TargetMachine:
     """The host target machine at code-generation level ``opt`` (created once)."""
     with _lock:
@@ -586,16 +598,18 @@ def _target_machine(opt: int = 3) -> llvm.TargetMachine:
         if tm is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
-            target = llvm.Target.from_default_triple()
-            tm = target.create_target_machine(
-                cpu=llvm.get_host_cpu_name(),
-                features=llvm.get_host_cpu_features().flatten(),
-                opt=opt,
-                reloc="pic",
-                codemodel="default",
-            )
-            _state[("tm", opt)] = tm
+            tm = _state[("tm", opt)] = create_target_machine(opt)
         return tm
+
+
+def pipeline_options(small: bool) -> Any:
+    """The tuning of LLVM's optimisation pipeline: O3 with loop and SLP vectorisation and
+    unrolling, or O1 without them for a ``small`` kernel."""
+    pto = llvm.create_pipeline_tuning_options(speed_level=1 if small else 3)
+    pto.loop_vectorization = not small
+    pto.slp_vectorization = not small
+    pto.loop_unrolling = not small
+    return pto
 
 
 def _codegen_fingerprint() -> str:
@@ -649,11 +663,7 @@ def _optimize(ir_text: str, small: bool) -> tuple[llvm.ModuleRef, llvm.TargetMac
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
     module.verify()
-    pto = llvm.create_pipeline_tuning_options(speed_level=1 if small else 3)
-    pto.loop_vectorization = not small
-    pto.slp_vectorization = not small
-    pto.loop_unrolling = not small
-    pb = llvm.create_pass_builder(tm, pto)
+    pb = llvm.create_pass_builder(tm, pipeline_options(small))
     pb.getModulePassManager().run(module, pb)
     return module, tm
 

@@ -24,6 +24,7 @@ from ctypes import c_char_p, string_at
 import llvmlite.binding as llvm
 
 from fxgrad.lowering import llvm as lowering_llvm
+from fxgrad.lowering.executable import LazyThreadPool, usable_cpus
 
 try:
     from llvmlite.binding import ffi as _ffi
@@ -44,16 +45,10 @@ except (ImportError, AttributeError):  # pragma: no cover - another llvmlite
 #: worker threads (at most this many, and no more than the CPUs)
 MAX_WORKERS = 4
 
-_pool_lock = threading.Lock()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool = LazyThreadPool(
+    max_workers=min(MAX_WORKERS, usable_cpus()), thread_name_prefix="fxgrad-llvm"
+)
 _local = threading.local()  # each worker's target machines
-
-
-def _forget_pool() -> None:
-    """In a forked child: the parent's workers do not exist there (see executable.py)."""
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()
 
 
 def _hold_llvm() -> None:  # a fork waits until no worker is inside a locked call
@@ -64,37 +59,21 @@ def _release_llvm() -> None:
     _ffi.lib._lock.__exit__(None, None, None)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-    if _RAW:
-        os.register_at_fork(
-            before=_hold_llvm, after_in_parent=_release_llvm, after_in_child=_release_llvm
-        )
-
-
-def _workers() -> int:
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return min(MAX_WORKERS, cpus)
+if _RAW and hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_hold_llvm, after_in_parent=_release_llvm, after_in_child=_release_llvm
+    )
 
 
 def available() -> bool:
     """Whether kernels can be compiled concurrently here."""
-    return bool(_RAW) and _workers() > 1
+    return bool(_RAW) and usable_cpus() > 1
 
 
 def submit(ir_text: str, small: bool) -> concurrent.futures.Future:
     """Start compiling ``ir_text`` (as ``llvm.compile_object`` would) on a worker."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            lowering_llvm.target_id()  # initialise LLVM's targets before any worker runs
-            _pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=_workers(), thread_name_prefix="fxgrad-llvm"
-            )
-        return _pool.submit(compile_object_unlocked, ir_text, small)
+    lowering_llvm.target_id()  # LLVM's targets are initialised before any worker runs
+    return _pool.get().submit(compile_object_unlocked, ir_text, small)
 
 
 def _target_machine(opt: int) -> llvm.TargetMachine:
@@ -104,14 +83,7 @@ def _target_machine(opt: int) -> llvm.TargetMachine:
         machines = _local.machines = {}
     tm = machines.get(opt)
     if tm is None:
-        target = llvm.Target.from_default_triple()
-        tm = machines[opt] = target.create_target_machine(
-            cpu=llvm.get_host_cpu_name(),
-            features=llvm.get_host_cpu_features().flatten(),
-            opt=opt,
-            reloc="pic",
-            codemodel="default",
-        )
+        tm = machines[opt] = lowering_llvm.create_target_machine(opt)
     return tm
 
 
@@ -132,11 +104,7 @@ def compile_object_unlocked(ir_text: str, small: bool) -> bytes:
         with _OutputString() as error:
             if _RAW["LLVMPY_VerifyModule"](module, error):
                 raise RuntimeError(str(error))
-        pto = llvm.create_pipeline_tuning_options(speed_level=1 if small else 3)
-        pto.loop_vectorization = not small
-        pto.slp_vectorization = not small
-        pto.loop_unrolling = not small
-        pb = llvm.create_pass_builder(tm, pto)
+        pb = llvm.create_pass_builder(tm, lowering_llvm.pipeline_options(small))
         _RAW["LLVMPY_RunNewModulePassManager"](pb.getModulePassManager(), module, pb)
         with _OutputString() as error:
             buffer = _RAW["LLVMPY_TargetMachineEmitToMemory"](tm, module, 1, error)

@@ -28,9 +28,9 @@ def _kernels(fun, *args):
     seen = []
     original = cache.get_kernel
 
-    def spy(kernel, offset):
+    def spy(kernel, offset, key=None):
         seen.append(kernel)
-        return original(kernel, offset)
+        return original(kernel, offset, key)
 
     cache.get_kernel = spy
     try:
