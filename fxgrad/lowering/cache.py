@@ -86,8 +86,97 @@ def cache_directory() -> pathlib.Path:
 
 
 def kernel_key(kernel: Kernel, data_offset: int) -> str:
-    text = "\n".join((format_kernel(kernel), llvm.target_id(), f"data_offset={data_offset}"))
+    text = "\n".join((format_kernel(kernel), target_id(), f"data_offset={data_offset}"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+# The target id (``llvm.target_id``: triple, host CPU name and features as LLVM sees
+# them, versions, codegen fingerprint) takes LLVM to compute, and loading LLVM is most of
+# a warm start's time. So the disk cache keeps it in a host record, a file named by a
+# fingerprint computed without LLVM: the CPU as /proc/cpuinfo describes it (vendor,
+# family, model, stepping, feature flags), the machine, the llvmlite version and the
+# codegen fingerprint. A process whose fingerprint has a record reads its target id
+# there; otherwise it asks LLVM and writes the record.
+_CPUINFO_KEYS = (
+    "vendor_id",
+    "cpu family",
+    "model",
+    "model name",
+    "stepping",
+    "flags",
+    "CPU implementer",
+    "CPU architecture",
+    "CPU variant",
+    "CPU part",
+    "CPU revision",
+    "Features",
+    "isa",
+)
+_target: dict[str, str] = {}
+
+
+def host_fingerprint() -> str | None:
+    """A hash of what the target id depends on, computed without LLVM; None where the
+    CPU cannot be described so (not Linux)."""
+    import platform
+
+    try:
+        lines = []
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:  # the first processor's block is enough
+                if not line.strip():
+                    break
+                key = line.split(":", 1)[0].strip()
+                if key in _CPUINFO_KEYS:
+                    lines.append(line.strip())
+    except OSError:
+        return None
+    if not lines:
+        return None
+    import llvmlite  # the package only: its version, not LLVM
+
+    text = "\n".join(
+        (
+            *lines,
+            platform.machine(),
+            llvmlite.__version__,
+            llvm.CODEGEN_VERSION,
+            llvm.codegen_fingerprint(),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def target_id() -> str:
+    """``llvm.target_id()``, from the disk cache's host record when there is one for this
+    machine (no LLVM needed), else from LLVM (and recorded)."""
+    tid = _target.get("id")
+    if tid is not None:
+        return tid
+    with _lock:
+        tid = _target.get("id")
+        if tid is None:
+            record = None
+            if disk_cache_enabled():
+                fingerprint = host_fingerprint()
+                if fingerprint is not None:
+                    record = cache_directory() / "hosts" / f"{fingerprint}.txt"
+            tid = _read_host_record(record) if record is not None else None
+            if tid is None:
+                tid = llvm.target_id()
+                if record is not None:
+                    _write_atomically(record, tid.encode())
+            _target["id"] = tid
+        return tid
+
+
+def _read_host_record(path: pathlib.Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    # a record is written whole (renamed into place); an empty or foreign file is ignored
+    return text if text.endswith(llvm.codegen_fingerprint()) else None
 
 
 _MAGIC = b"fxgrad-object-1\n"
@@ -114,16 +203,25 @@ def _read_disk(key: str) -> bytes | None:
 def _write_disk(key: str, obj: bytes) -> None:
     if not disk_cache_enabled():
         return
-    directory = cache_directory()
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(_MAGIC + hashlib.sha256(obj).digest() + obj)
-        os.replace(tmp, directory / f"{key}.o")
+    if _write_atomically(
+        cache_directory() / f"{key}.o", _MAGIC + hashlib.sha256(obj).digest() + obj
+    ):
         stats["disk_writes"] += 1
+
+
+def _write_atomically(path: pathlib.Path, data: bytes) -> bool:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place, so
+    no reader sees half a file; False if the disk refused (that only costs
+    recompilation next time)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        return True
     except OSError:
-        pass  # a read-only or full disk only costs recompilation next time
+        return False
 
 
 def _prototypes(n_buffers: int) -> tuple[Any, Any, Any]:
@@ -173,10 +271,8 @@ def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> list[str]:
     (``parallel_compile``), so each of those calls waits for its kernel instead of
     compiling it in turn. With fewer than two to compile, or no second CPU, nothing is
     started."""
-    from fxgrad.lowering import parallel_compile
-
     keys = [kernel_key(kernel, data_offset) for kernel in kernels]
-    if len(kernels) < 2 or not parallel_compile.available():
+    if len(kernels) < 2:
         return keys
     todo: dict[str, Kernel] = {}
     with _lock:
@@ -186,7 +282,11 @@ def prefetch_kernels(kernels: list[Kernel], data_offset: int) -> list[str]:
             if disk_cache_enabled() and (cache_directory() / f"{key}.o").exists():
                 continue
             todo[key] = kernel
-        if len(todo) >= 2:
+        if len(todo) < 2:
+            return keys
+        from fxgrad.lowering import parallel_compile  # loads LLVM
+
+        if parallel_compile.available():
             for key, kernel in todo.items():
                 ir_text, names = llvm.render(kernel, "fx_" + key[:24], data_offset)
                 future = parallel_compile.submit(ir_text, is_small(kernel))
@@ -224,7 +324,7 @@ def get_loop(loop: loop_ir.Loop, data_offset: int) -> CompiledKernel:
 
     text = format_loop(loop)
     key = hashlib.sha256(
-        "\n".join((text, llvm.target_id(), f"data_offset={data_offset}")).encode()
+        "\n".join((text, target_id(), f"data_offset={data_offset}")).encode()
     ).hexdigest()
     return _get(
         key,

@@ -3,7 +3,9 @@
 ``render`` writes one LLVM module per kernel (``EMITTERS`` is the one table from kernel op
 to LLVM instructions); ``compile_object`` parses and verifies it, runs LLVM's O3 pipeline
 for the host CPU with loop and SLP vectorisation, and emits an object file;
-``load_object`` links it into a process-wide MCJIT engine and returns function addresses.
+``load_object`` places it in memory (``elf_loader``, or a process-wide MCJIT engine) and
+returns function addresses. Rendering needs no LLVM; ``llvmlite.binding``, which loads
+all of LLVM (30 to 45 ms), is imported when something is first compiled or linked.
 
 Each module defines ``NAME(objects..., i64 start, i64 end)``: its pointer arguments are
 the NumPy arrays themselves (``PyArrayObject*``; the data pointer is read at a fixed
@@ -29,11 +31,12 @@ from __future__ import annotations
 import struct
 import threading
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import llvmlite
-import llvmlite.binding as llvm
 
+from fxgrad.lowering import elf_loader
 from fxgrad.lowering.kernel_ir import Kernel, Node, dtype_kind
 
 #: bump when the generated code changes (cache keys also hash the codegen sources)
@@ -578,10 +581,22 @@ def compensated_total(fn: IRFunction, acc: str, comp: str) -> str:
 _lock = threading.RLock()
 _state: dict[str, Any] = {}
 
+if TYPE_CHECKING:
+    import llvmlite.binding as llvm
+
+
+def binding() -> ModuleType:
+    """``llvmlite.binding``, imported on first use: loading LLVM's shared library takes
+    30 to 45 ms, which a process whose kernels are all in the disk cache never needs."""
+    import llvmlite.binding
+
+    return llvmlite.binding
+
 
 def create_target_machine(opt: int) -> llvm.TargetMachine:
     """A new target machine for the host CPU at code-generation level ``opt`` (LLVM's
     native target must be initialised: ``_target_machine`` does it)."""
+    llvm = binding()
     return llvm.Target.from_default_triple().create_target_machine(
         cpu=llvm.get_host_cpu_name(),
         features=llvm.get_host_cpu_features().flatten(),
@@ -605,6 +620,7 @@ def _configure_llvm() -> None:
     if _state.get("configured"):
         return
     _state["configured"] = True
+    llvm = binding()
     if llvm.llvm_version_info >= (12,):
         llvm.set_option("fxgrad", "-enable-epilogue-vectorization=false")
 
@@ -614,6 +630,7 @@ def _target_machine(opt: int = 3) -> llvm.TargetMachine:
     with _lock:
         tm = _state.get(("tm", opt))
         if tm is None:
+            llvm = binding()
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
             _configure_llvm()
@@ -621,10 +638,15 @@ def _target_machine(opt: int = 3) -> llvm.TargetMachine:
         return tm
 
 
+def initialize() -> None:
+    """Load LLVM, initialise its native target and set the process-wide options."""
+    _target_machine(3)
+
+
 def pipeline_options(small: bool) -> Any:
     """The tuning of LLVM's optimisation pipeline: O3 with loop and SLP vectorisation and
     unrolling, or O1 without them for a ``small`` kernel."""
-    pto = llvm.create_pipeline_tuning_options(speed_level=1 if small else 3)
+    pto = binding().create_pipeline_tuning_options(speed_level=1 if small else 3)
     pto.loop_vectorization = not small
     pto.slp_vectorization = not small
     pto.loop_unrolling = not small
@@ -649,6 +671,11 @@ def _codegen_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def codegen_fingerprint() -> str:
+    """The hash of the backend's sources as imported (``_codegen_fingerprint``)."""
+    return _CODEGEN_FINGERPRINT
+
+
 # Hashed once, when the backend is imported. Hashed at the first compilation instead, a
 # process still running an older backend stored its objects in the shared disk cache
 # under the key of the files as since edited, and other processes then ran that code.
@@ -661,6 +688,7 @@ def target_id() -> str:
         tid = _state.get("target_id")
         if tid is None:
             tm = _target_machine(3)
+            llvm = binding()
             tid = "|".join(
                 (
                     tm.triple,
@@ -678,6 +706,7 @@ def target_id() -> str:
 
 def _optimize(ir_text: str, small: bool) -> tuple[llvm.ModuleRef, llvm.TargetMachine]:
     tm = _target_machine(1 if small else 3)
+    llvm = binding()
     module = llvm.parse_assembly(ir_text)
     module.triple = tm.triple
     module.data_layout = str(tm.target_data)
@@ -714,24 +743,37 @@ _engines: list[llvm.ExecutionEngine] = []
 _linked: list[tuple[bytes, Any]] = []
 
 
-def _bind_library_symbols() -> None:
-    """Bind the names generated code calls into libraries (``blas.GEMM_SYMBOLS``) to
-    their addresses in this process, for every engine's linker."""
-    from fxgrad.lowering import blas
+def library_symbols() -> dict[str, int]:
+    """The names generated code calls into libraries (``blas.GEMM_SYMBOLS``), with their
+    addresses in this process (found once)."""
+    found = _state.get("library_symbols")
+    if found is None:
+        from fxgrad.lowering import blas
 
-    found = blas.gemm_entry_points()
-    if found is not None:
-        for dtype, address in found[1].items():
-            llvm.add_symbol(blas.GEMM_SYMBOLS[dtype], address)
+        entry_points = blas.gemm_entry_points()
+        found = {}
+        if entry_points is not None:
+            for dtype, address in entry_points[1].items():
+                found[blas.GEMM_SYMBOLS[dtype]] = address
+        _state["library_symbols"] = found
+    return found
+
+
+def _library_symbol(name: str) -> int | None:
+    """The address of a library symbol of generated code (the BLAS entry points are
+    looked up only when an object calls one)."""
+    return library_symbols().get(name) if name.startswith("fxgrad_") else None
 
 
 def _engine() -> llvm.ExecutionEngine:
     """The engine new objects are linked into. Each engine takes a bounded number of
     objects: a long-lived process loads thousands of kernels, and one engine holding
     them all grew its relocation and section tables without bound."""
+    llvm = binding()
     count = _state.get("engine_objects", 0)
     if not _engines:
-        _bind_library_symbols()
+        for name, address in library_symbols().items():
+            llvm.add_symbol(name, address)
     if not _engines or count >= OBJECTS_PER_ENGINE:
         engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
         _engines.append(engine)
@@ -740,15 +782,34 @@ def _engine() -> llvm.ExecutionEngine:
     return _engines[-1]
 
 
+#: how objects were loaded so far in this process ("native": ``elf_loader``; "mcjit")
+load_counts = {"native": 0, "mcjit": 0}
+
+
 def load_object(obj: bytes, names: list[str]) -> list[int]:
-    """Link object code into the process; the addresses of functions ``names``."""
+    """Load object code into the process; the addresses of functions ``names``.
+
+    ``elf_loader`` places it without LLVM where it can (x86-64 Linux, objects of the kinds
+    it understands); otherwise an MCJIT engine links it.
+    """
+    # not under the lock: it is held while LLVM loads (``initialize`` on the preload
+    # thread), and a warm start must not wait for that
+    if elf_loader.supported():
+        try:
+            addresses = elf_loader.load(obj, names, _library_symbol)
+        except elf_loader.UnsupportedObject:
+            pass
+        else:
+            load_counts["native"] += 1
+            return addresses
     with _lock:
         engine = _engine()
-        object_file = llvm.ObjectFileRef.from_data(obj)
+        object_file = binding().ObjectFileRef.from_data(obj)
         _linked.append((obj, object_file))
         engine.add_object_file(object_file)
         engine.finalize_object()
         addresses = [engine.get_function_address(n) for n in names]
+        load_counts["mcjit"] += 1
     if not all(addresses):
         raise RuntimeError(f"fxgrad.lowering.llvm: functions {names} missing after linking")
     return addresses

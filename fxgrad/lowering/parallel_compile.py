@@ -72,7 +72,7 @@ def available() -> bool:
 
 def submit(ir_text: str, small: bool) -> concurrent.futures.Future:
     """Start compiling ``ir_text`` (as ``llvm.compile_object`` would) on a worker."""
-    lowering_llvm.target_id()  # LLVM's targets are initialised before any worker runs
+    lowering_llvm.initialize()  # before any worker runs
     return _pool.get().submit(compile_object_unlocked, ir_text, small)
 
 
