@@ -39,6 +39,7 @@ def _load() -> None:
         cache.target_id()
         if "llvmlite.binding" in sys.modules:
             llvm.initialize()  # the host's target machine, for the first compilation
+            llvm.warm_up()  # LLVM's one-time set-up, off the first compilation's path
     except Exception:  # noqa: BLE001 - the first jit call raises the error itself
         pass
 

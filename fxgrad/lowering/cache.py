@@ -25,7 +25,6 @@ import ctypes
 import hashlib
 import os
 import pathlib
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -213,6 +212,8 @@ def _write_atomically(path: pathlib.Path, data: bytes) -> bool:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place, so
     no reader sees half a file; False if the disk refused (that only costs
     recompilation next time)."""
+    import tempfile  # only when writing: it imports shutil, random, bz2 and lzma
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")

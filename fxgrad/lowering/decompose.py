@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 
@@ -96,7 +95,7 @@ _F32 = _Float(
     4,
     11,
     10,
-    float(np.finfo(np.float32).tiny),
+    1.1754943508222875e-38,  # float32's smallest normal
 )
 _F64 = _Float(
     "int64",
@@ -112,7 +111,7 @@ _F64 = _Float(
     10,
     17,
     18,
-    float(np.finfo(np.float64).tiny),
+    2.2250738585072014e-308,  # float64's smallest normal
 )
 _FLOATS = {"float32": _F32, "float64": _F64}
 
@@ -121,7 +120,7 @@ def _inv_factorials(first: int, last: int, step: int = 1, alternate: bool = Fals
     out = []
     for i, n in enumerate(range(first, last + 1, step)):
         sign = -1 if alternate and i % 2 == 0 else 1
-        out.append(float(Fraction(sign, math.factorial(n))))
+        out.append(sign / math.factorial(n))  # int division: correctly rounded
     return out
 
 
@@ -324,7 +323,7 @@ def _sin_cos(m: _Math, x: int, want_cos: bool) -> tuple[int, int]:
 
 def _cos_tail(d: _Math, z: int, degree: int) -> int:
     """``z**2 (1/4! - z/6! + z**2/8! - ...)``: the tail of cos(r) after ``1 - z/2``."""
-    coeffs = [float(Fraction((-1) ** k, math.factorial(2 * k))) for k in range(2, degree // 2 + 1)]
+    coeffs = [(-1) ** k / math.factorial(2 * k) for k in range(2, degree // 2 + 1)]
     return d.op("mul", d.op("mul", z, z), d.horner(z, coeffs))
 
 

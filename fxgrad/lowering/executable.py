@@ -21,8 +21,7 @@ import operator
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +32,9 @@ from fxgrad.lowering import blas, cache
 from fxgrad.lowering.fusion import KernelStep, LibraryStep, Program
 from fxgrad.lowering.llvm import COLUMN_TILE
 from fxgrad.lowering.llvm_loops import column_mode
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 #: kernels over fewer elements than this run on the calling thread
 PARALLEL_MIN_ELEMENTS = 1 << 17
@@ -85,6 +87,8 @@ class LazyThreadPool:
     def get(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor  # imports logging
+
                 self._pool = ThreadPoolExecutor(**self._options)
             return self._pool
 
