@@ -18,6 +18,7 @@ child, so ``os.register_at_fork`` makes a fork wait for the thread first.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import threading
@@ -29,13 +30,15 @@ def _load() -> None:
         # warm start, whose kernels are all in the disk cache, needs it and not LLVM.
         from fxgrad.lowering import cache, llvm
 
+        # then the kernels' thread pool (concurrent.futures and logging, ~4 ms)
+        importlib.import_module("concurrent.futures")
+        _map_llvm()
         # The target id comes from the disk cache's host record, when this machine and
         # backend have run before; else from LLVM, which is then loaded. Loading LLVM
         # on this thread is not free: its Python-level part holds the interpreter lock
         # for 30 to 50 ms in all, taken from the program's first jit call when they
         # overlap. So with a host record, whose kernels are likely on disk, LLVM is left
         # to the first compilation, if any.
-        _map_llvm()
         cache.target_id()
         if "llvmlite.binding" in sys.modules:
             llvm.initialize()  # the host's target machine, for the first compilation
