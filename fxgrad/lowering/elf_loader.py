@@ -72,6 +72,16 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
+def _reset_lock() -> None:
+    """In a forked child: a lock held by another thread of the parent stays held."""
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock)
+
+
 def _libc() -> ctypes.CDLL | None:
     """The process's own symbols (libc, libm and whatever else is loaded globally),
     with ``mmap`` and ``mprotect`` typed."""

@@ -203,3 +203,18 @@ def test_host_fingerprint_names_the_backend(monkeypatch):
         pytest.skip("no /proc/cpuinfo")
     monkeypatch.setattr(llvm, "_CODEGEN_FINGERPRINT", "an-edited-backend")
     assert cache.host_fingerprint() != first
+
+
+def test_threads_load_objects_concurrently():
+    from concurrent.futures import ThreadPoolExecutor
+
+    obj = _compiled_module()
+    proto = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int64, ctypes.c_double)
+
+    def load_and_call(i):
+        lookup = proto(elf_loader.load(obj, ["lookup"])[0])
+        return lookup(i % 4, float(i))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(load_and_call, range(32)))
+    assert results == [1.5 + (i % 4) + i * np.pi for i in range(32)]
